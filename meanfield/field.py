@@ -1,0 +1,109 @@
+"""The mean-field model of canonical particles: residuals, loss and velocity field (eq. 12).
+
+A particle is w = (r, th) with network f(x) = (1/m) sum_i r_i [x cos th_i + sin th_i]_+.
+Everything here is clock-free: the velocity is -grad V(w; mu), and ``m * dL/dw_i = grad V(w_i)``
+(the paper prints m/2), so gradient descent on L with step eta is the explicit Euler scheme of
+the mean-field flow with time step eta / m.
+
+Cost: O(m + s) per call (arc search is O(1) typically, O(log s) at worst); no m x s array.
+Particle arrays may be float32 or float64; reductions run in float64.
+"""
+import numpy as np
+
+from .kernels import field as _k
+
+
+def as_particles(r, theta):
+    """Validate canonical particles: equal-length 1-D float arrays (float32 kept, else float64)."""
+    r = np.asarray(r)
+    theta = np.asarray(theta)
+    if r.ndim != 1 or theta.ndim != 1:
+        raise ValueError(f"r and theta must be one-dimensional, got shapes {r.shape} and {theta.shape}")
+    if r.size != theta.size:
+        raise ValueError(f"r and theta must have the same length, got {r.size} and {theta.size}")
+    if r.size == 0:
+        raise ValueError("no particles: r and theta are empty")
+    dtype = np.result_type(r, theta)
+    if dtype not in (np.float32, np.float64):
+        dtype = np.float64
+    return np.ascontiguousarray(r, dtype=dtype), np.ascontiguousarray(theta, dtype=dtype)
+
+
+def arc_moments(samples, r, theta):
+    """Per-arc moments M_k = sum_{i in A_k} r_i d(th_i), shape (2s, 2), float64."""
+    r, theta = as_particles(r, theta)
+    reg = samples.regions
+    work = np.empty((_k.n_chunks(r.size), reg.n_arcs, 2))
+    out = np.empty((reg.n_arcs, 2))
+    _k.arc_moments(r, theta, reg.angles, reg.table, work, out)
+    return out
+
+
+def residuals_from_moments(samples, moments, m):
+    """Residuals rho_j = f(x_j) - y_j from per-arc moments of m particles."""
+    reg = samples.regions
+    rho = np.empty(samples.s)
+    _k.residuals_from_moments(moments, samples.x, samples.y, reg.arc_on, reg.arc_off, float(m), rho)
+    return rho
+
+
+def residuals(samples, r, theta):
+    """Residuals rho_j = f(x_j) - y_j of the network of canonical particles (r, theta), shape (s,)."""
+    r, theta = as_particles(r, theta)
+    return residuals_from_moments(samples, arc_moments(samples, r, theta), r.size)
+
+
+def arc_fields(samples, rho):
+    """Per-arc field vectors g_k = sum_{j in C_k} rho_j xt_j, shape (2s, 2)."""
+    rho = _as_residuals(samples, rho)
+    reg = samples.regions
+    g = np.empty((reg.n_arcs, 2))
+    _k.arc_field(rho, samples.x, reg.arc_on, reg.arc_off, g)
+    return g
+
+
+def velocity(samples, r, theta, rho=None, tv=0.0):
+    """Velocity -grad V(w; mu) of each particle (eq. 12), with the TV term of eq. 16.
+
+    Parameters
+    ----------
+    samples : Samples
+    r, theta : array_like (m,)
+        Canonical particles.
+    rho : array_like (s,), optional
+        Residuals of the measure that creates the field; computed from (r, theta) when None.
+    tv : float
+        lambda >= 0 of the regulariser lambda * integral |r| dmu.
+
+    Returns
+    -------
+    dr, dtheta : ndarray (m,)
+        dr = -<g_k, d(th)> - lambda sign(r), dtheta = -r <g_k, t(th)> for th in arc A_k, per unit
+        of mean-field time. Same dtype as the particles.
+    """
+    r, theta = as_particles(r, theta)
+    if rho is None:
+        rho = residuals(samples, r, theta)
+    g = arc_fields(samples, rho)
+    reg = samples.regions
+    dr = np.empty_like(r)
+    dtheta = np.empty_like(theta)
+    _k.particle_velocity(r, theta, reg.angles, reg.table, g, float(tv), dr, dtheta)
+    return dr, dtheta
+
+
+def loss(samples, r, theta, tv=0.0):
+    """L = 1/2 sum_j rho_j^2 (+ tv * (1/m) sum_i |r_i|, the regulariser of eq. 16)."""
+    r, theta = as_particles(r, theta)
+    rho = residuals(samples, r, theta)
+    value = 0.5 * float(rho @ rho)
+    if tv:
+        value += tv * float(np.abs(r).astype(np.float64).mean())
+    return value
+
+
+def _as_residuals(samples, rho):
+    rho = np.ascontiguousarray(rho, dtype=np.float64)
+    if rho.shape != (samples.s,):
+        raise ValueError(f"rho must have shape ({samples.s},), got {rho.shape}")
+    return rho

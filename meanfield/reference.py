@@ -1,0 +1,58 @@
+"""Brute-force O(m s) implementation of the model: the test oracle and the benchmark baseline.
+
+Written to be obviously right rather than fast: it forms the pre-activations x_j cos th_i + sin th_i
+for blocks of particles and applies the definitions directly (active when >= 0), in float64.
+It knows nothing of arcs.
+"""
+import numpy as np
+
+BLOCK = 4096
+
+
+def _blocks(m):
+    for start in range(0, m, BLOCK):
+        yield slice(start, min(m, start + BLOCK))
+
+
+def preactivation(x, theta):
+    """x_j cos th_i + sin th_i, shape (m, s)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    return np.multiply.outer(np.cos(theta), x) + np.sin(theta)[:, None]
+
+
+def network(x, r, theta):
+    """f(x) = (1/m) sum_i r_i [x cos th_i + sin th_i]_+ at the points x."""
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    r = np.asarray(r, dtype=np.float64)
+    f = np.zeros(x.shape)
+    for blk in _blocks(r.size):
+        f += r[blk] @ np.maximum(preactivation(x, theta[blk]), 0.0)
+    return f / r.size
+
+
+def residuals(samples, r, theta):
+    """rho_j = f(x_j) - y_j."""
+    return network(samples.x, r, theta) - samples.y
+
+
+def loss(samples, r, theta, tv=0.0):
+    """1/2 |rho|^2 + tv * mean |r|."""
+    rho = residuals(samples, r, theta)
+    return 0.5 * rho @ rho + tv * np.abs(np.asarray(r, dtype=np.float64)).mean()
+
+
+def velocity(samples, r, theta, rho=None, tv=0.0):
+    """-grad V: dr = -sum_{j active} rho_j <xt_j, d> - tv sign r, dth = -r sum_{j active} rho_j <xt_j, t>."""
+    r = np.asarray(r, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    if rho is None:
+        rho = residuals(samples, r, theta)
+    dr = np.empty(r.size)
+    dth = np.empty(r.size)
+    for blk in _blocks(r.size):
+        active = preactivation(samples.x, theta[blk]) >= 0.0
+        g = (active * rho) @ samples.xt  # (block, 2): g of each particle's own active set
+        c, s = np.cos(theta[blk]), np.sin(theta[blk])
+        dr[blk] = -(g[:, 0] * c + g[:, 1] * s) - tv * np.sign(r[blk])
+        dth[blk] = -r[blk] * (g[:, 1] * c - g[:, 0] * s)
+    return dr, dth

@@ -1,0 +1,114 @@
+"""The arcs A_k of the circle cut by the samples' boundary rays, and their active sets C_k."""
+from functools import cached_property
+
+import numpy as np
+
+from ._compile import kernel, prange
+from .kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
+
+
+def boundary_angles(x):
+    """The two angles at which the pre-activation x cos(th) + sin(th) of each input vanishes.
+
+    Returns ``(on, off)`` in [0, 2 pi): ``on = -arctan(x) mod 2 pi`` where the sample switches on
+    walking counter-clockwise, ``off = pi - arctan(x) mod 2 pi`` where it switches off. (The paper
+    prints arctan(x) +- pi/2, which does not zero the pre-activation; see docs/conventions.md.)
+    Sample j is active (pre-activation >= 0) on the closed half-circle [on_j, off_j].
+    """
+    x = np.asarray(x, dtype=np.float64)
+    on = np.mod(-np.arctan(x), TWO_PI)
+    off = np.mod(np.pi - np.arctan(x), TWO_PI)
+    # -arctan(tiny positive) mod 2 pi rounds to 2 pi; keep the contract angles < 2 pi.
+    np.minimum(on, np.nextafter(TWO_PI, 0.0), out=on)
+    np.minimum(off, np.nextafter(TWO_PI, 0.0), out=off)
+    return on, off
+
+
+class Regions:
+    """Arcs of S^1 between consecutive boundary angles of the samples.
+
+    The 2s boundary angles, sorted, cut the circle into 2s arcs: arc k is [angles[k], angles[k+1])
+    and arc 2s-1 wraps to angles[0] + 2 pi. Arcs between equal angles (duplicated x) are empty.
+    Tie rule, used by every part of the project: an angle on a boundary belongs to the arc that
+    starts there; sample j is active on the arcs ``arc_on[j], ..., arc_off[j] - 1`` (cyclically), a
+    contiguous run B_j.
+
+    Attributes
+    ----------
+    angles : ndarray (2s,)
+        Boundary angles in [0, 2 pi), sorted.
+    sample_of : ndarray of int (2s,)
+        Index (into the sorted samples) of the sample each boundary belongs to.
+    switches_on : ndarray of bool (2s,)
+        True where the sample switches on walking counter-clockwise (its ``on`` angle).
+    arc_on, arc_off : ndarray of int (s,)
+        Positions of each sample's on and off angle in ``angles``.
+    table : ndarray of int (nb+1,)
+        Bucket table for the O(1) arc search of :func:`meanfield.kernels.arcs.locate_wrapped`.
+    """
+
+    def __init__(self, samples):
+        s = samples.s
+        on, off = boundary_angles(samples.x)
+        angles = np.concatenate([on, off])
+        # Ties (duplicated x) are ordered by decreasing sample index, so that the active sets of
+        # the empty arcs between them are prefixes and suffixes of the samples too.
+        index = np.concatenate([np.arange(s), np.arange(s)])
+        order = np.lexsort((-index, angles))
+        self.angles = angles[order]
+        self.sample_of = (order % s).astype(np.int64)
+        self.switches_on = order < s
+        position = np.empty(2 * s, dtype=np.int64)
+        position[order] = np.arange(2 * s)
+        self.arc_on = position[:s]
+        self.arc_off = position[s:]
+        nb = max(64, 4 * self.angles.size)
+        edges = np.arange(nb + 1) * (TWO_PI / nb)
+        self.table = np.searchsorted(self.angles, edges, side="left").astype(np.int64)
+        for a in (self.angles, self.sample_of, self.switches_on, self.arc_on, self.arc_off, self.table):
+            a.flags.writeable = False
+
+    @property
+    def n_arcs(self):
+        """Number of arcs, 2s (some empty when x has duplicates)."""
+        return self.angles.size
+
+    @cached_property
+    def active(self):
+        """Boolean table (2s, s): ``active[k, j]`` is True when sample j is active on arc k."""
+        n, s = self.n_arcs, self.arc_on.size
+        k = np.arange(n)[:, None]
+        a, b = self.arc_on[None, :], self.arc_off[None, :]
+        table = np.where(a <= b, (a <= k) & (k < b), (k >= a) | (k < b))
+        table.flags.writeable = False
+        return table
+
+    @cached_property
+    def lengths(self):
+        """Angular length of each arc (radians); zero for arcs between equal angles."""
+        return np.diff(np.append(self.angles, self.angles[0] + TWO_PI))
+
+    def locate(self, theta):
+        """Arc index of each angle (radians, any real value; reduced mod 2 pi)."""
+        theta = np.asarray(theta)
+        out = np.empty(theta.shape, dtype=np.int64)
+        _locate_many(theta.ravel(), self.angles, self.table, out.ravel())
+        return out
+
+    def arc_sum(self, per_arc):
+        """Sum of per-arc values over each sample's run B_j: (2s, ...) -> (s, ...)."""
+        prefix = np.concatenate([np.zeros_like(per_arc[:1]), np.cumsum(per_arc, axis=0)])
+        a, b = self.arc_on, self.arc_off
+        inner = prefix[b] - prefix[a]
+        wrapped = prefix[-1] - prefix[a] + prefix[b]
+        wraps = (a > b).reshape((-1,) + (1,) * (per_arc.ndim - 1))
+        return np.where(wraps, wrapped, inner)
+
+    def __repr__(self):
+        return f"Regions(n_arcs={self.n_arcs})"
+
+
+@kernel(parallel=True)
+def _locate_many(theta, angles, table, out):
+    for i in prange(theta.size):
+        out[i] = locate_wrapped(wrap_angle(theta[i]), angles, table)

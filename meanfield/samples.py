@@ -1,0 +1,85 @@
+"""Training samples (x_j, y_j) of a univariate least-squares fit."""
+from functools import cached_property
+
+import numpy as np
+
+
+class Samples:
+    """A validated set of s samples, sorted by x.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (s,)
+        Inputs and targets. They are converted to float64 and **sorted by x** (a stable sort, so
+        samples with equal x keep their given order); ``order`` holds the permutation, so that
+        ``x == np.asarray(x_given)[order]``. Duplicated x values are legal: such samples share both
+        boundary rays.
+
+    Raises
+    ------
+    ValueError
+        If x or y is empty, not one-dimensional, of different lengths, or not finite.
+
+    Notes
+    -----
+    ``xt`` is the (s, 2) array of lifted inputs xt_j = (x_j, 1) of the paper.
+    """
+
+    def __init__(self, x, y):
+        x = _as_vector(x, "x")
+        y = _as_vector(y, "y")
+        if x.size != y.size:
+            raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+        self.order = np.argsort(x, kind="stable")
+        self.x = x[self.order]
+        self.y = y[self.order]
+        self.x.flags.writeable = False
+        self.y.flags.writeable = False
+
+    @property
+    def s(self):
+        """Number of samples."""
+        return self.x.size
+
+    @cached_property
+    def xt(self):
+        """Lifted inputs xt_j = (x_j, 1), shape (s, 2)."""
+        xt = np.stack([self.x, np.ones_like(self.x)], axis=1)
+        xt.flags.writeable = False
+        return xt
+
+    @cached_property
+    def regions(self):
+        """The arcs cut by the samples' boundary rays (:class:`meanfield.Regions`)."""
+        from .regions import Regions
+
+        return Regions(self)
+
+    @classmethod
+    def from_csv(cls, path):
+        """Read samples from a two-column text file ``x, y`` (``#`` starts a comment)."""
+        try:
+            table = np.loadtxt(path, delimiter=",", comments="#", ndmin=2)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read samples from {path}: {err}") from None
+        if table.shape[1] != 2:
+            raise ValueError(f"{path}: expected two columns x, y, found {table.shape[1]}")
+        return cls(table[:, 0], table[:, 1])
+
+    def __repr__(self):
+        return f"Samples(s={self.s}, x in [{self.x[0]:g}, {self.x[-1]:g}])"
+
+
+def _as_vector(values, name):
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers: {err}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: at least one sample is needed")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} has {bad.sum()} non-finite value(s) (NaN or inf), first at index {np.argmax(bad)}")
+    return arr
