@@ -4,7 +4,7 @@ The model, without a clock: samples, the arcs cut by their boundary rays, residu
 region-indexed velocity field of the canonical particles w = (r, theta), and the maps to full
 parameters (a, b, c). Time evolution lives in the ``solvers`` package.
 """
-from .field import arc_fields, arc_moments, loss, residuals, velocity
+from .field import arc_fields, arc_moments, loss, residual_rate, residuals, velocity
 from .params import from_canonical, invariants, knots, to_canonical, uv
 from .regions import Regions, boundary_angles
 from .samples import Samples
@@ -15,6 +15,7 @@ __all__ = [
     "boundary_angles",
     "residuals",
     "velocity",
+    "residual_rate",
     "loss",
     "arc_fields",
     "arc_moments",

@@ -9,8 +9,38 @@ the compilation options are decided once:
   test, and reassociation would make results depend on vectorisation choices.
 - ``error_model='numpy'``: division by zero gives inf/nan as in numpy rather than raising, which
   spares a branch per division in hot loops.
+
+Numba keys a cached kernel on its own source file only, so a kernel that inlines a helper from
+another module would keep stale machine code after the helper changes. The cache directory is
+therefore keyed by a hash of every kernel module's source (``NUMBA_CACHE_DIR``, if set, is the
+base; otherwise the user cache directory).
 """
+import hashlib
+import os
+from pathlib import Path
+
 import numba
+
+_ROOT = Path(__file__).resolve().parents[1]
+_KERNEL_DIRS = ("meanfield", "solvers")
+
+
+def _source_hash():
+    digest = hashlib.sha256(numba.__version__.encode())
+    for package in _KERNEL_DIRS:
+        for path in sorted((_ROOT / package).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir():
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "meanfield-numba"
+    )
+    return os.path.join(base, _source_hash())
+
+
+numba.config.CACHE_DIR = _cache_dir()
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 

@@ -102,6 +102,31 @@ def loss(samples, r, theta, tv=0.0):
     return value
 
 
+def residual_rate(samples, r, theta):
+    """Time derivative of the residuals under the canonical flow (Proposition 1, mean-field clock):
+
+        d rho_j / dt = -xt_j^T sum_{k: A_k in B_j} Sigma_k g_k,
+        Sigma_k = (1/m) sum_{i in A_k} (r_i^2 t(th_i) t(th_i)^T + d(th_i) d(th_i)^T).
+
+    O(m + s): per-arc second moments, then prefix sums over each run B_j.
+    """
+    r, theta = as_particles(r, theta)
+    reg = samples.regions
+    g = arc_fields(samples, residuals(samples, r, theta))
+    k = reg.locate(theta)
+    th = theta.astype(np.float64)
+    c, s, r2 = np.cos(th), np.sin(th), r.astype(np.float64) ** 2
+    def per_arc(w):
+        return np.bincount(k, weights=w, minlength=reg.n_arcs) / r.size
+    s00 = per_arc(r2 * s * s + c * c)
+    s01 = per_arc(-r2 * s * c + c * s)
+    s11 = per_arc(r2 * c * c + s * s)
+    sigma_g = np.stack([s00 * g[:, 0] + s01 * g[:, 1], s01 * g[:, 0] + s11 * g[:, 1]], axis=1)
+    runs = np.empty((samples.s, 2))
+    _k.run_sums(sigma_g, reg.arc_on, reg.arc_off, runs)
+    return -(samples.x * runs[:, 0] + runs[:, 1])
+
+
 def _as_residuals(samples, rho):
     rho = np.ascontiguousarray(rho, dtype=np.float64)
     if rho.shape != (samples.s,):

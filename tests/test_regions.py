@@ -103,3 +103,10 @@ def test_clustered_and_large_inputs_locate_correctly(s, rng):
     theta = rng.uniform(0, 2 * np.pi, 5000)
     expected = (np.searchsorted(reg.angles, theta, side="right") - 1) % reg.n_arcs
     np.testing.assert_array_equal(reg.locate(theta), expected)
+
+
+def test_non_finite_angles_get_a_valid_arc_and_nan_residuals():
+    samples = mf.Samples([0.3, 1.0], [0.0, 0.0])
+    k = samples.regions.locate(np.array([np.nan, np.inf, -np.inf]))
+    assert np.all((0 <= k) & (k < samples.regions.n_arcs))
+    assert np.all(np.isnan(mf.residuals(samples, np.ones(2), np.array([0.1, np.nan]))))

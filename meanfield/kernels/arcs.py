@@ -14,7 +14,7 @@ TWO_PI = 2.0 * math.pi
 
 @kernel
 def wrap_angle(theta):
-    """Reduce an angle (radians, any float type) to float64 in [0, 2 pi)."""
+    """Reduce an angle (radians, any float type) to float64 in [0, 2 pi); NaN and inf give NaN."""
     t = float(theta) % TWO_PI
     if t >= TWO_PI:  # a tiny negative angle rounds up to 2 pi
         t = 0.0
@@ -30,7 +30,15 @@ def locate_wrapped(t, angles, table):
     a binary search inside the bracket finishes. Typically O(1), never worse than O(log s).
     """
     nb = table.size - 1
-    b = int(t * (nb / TWO_PI))
+    x = t * (nb / TWO_PI)
+    # NaN (a diverged particle) must not index out of the table: it gets some valid arc, and its
+    # NaN still reaches the moments through cos/sin, where divergence is detected.
+    if not x >= 0.0:
+        b = 0
+    elif x >= nb:
+        b = nb - 1
+    else:
+        b = int(x)
     lo = table[max(b - 1, 0)]
     hi = table[min(b + 2, nb)]
     while lo < hi:

@@ -1,0 +1,7 @@
+"""Time evolution of the meanfield model: particle integrators and the Eulerian solver."""
+from . import init
+from .evolution import DivergenceError
+from .history import History
+from .particles import FullParticleSolver, ParticleSolver
+
+__all__ = ["ParticleSolver", "FullParticleSolver", "History", "DivergenceError", "init"]

@@ -1,0 +1,1 @@
+"""Numba kernels of the time integrators (arrays and scalars only)."""

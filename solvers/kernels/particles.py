@@ -1,0 +1,138 @@
+"""Fused particle steps: one pass over the particles per explicit Euler step.
+
+Each pass reads a particle, finds its arc, applies the velocity of that arc, writes the particle
+back, and accumulates the per-arc moments of the *new* state into the chunk's row of a workspace.
+The next step's residuals and field then cost O(s). Chunking follows
+:mod:`meanfield.kernels.field`: it depends on m alone, so results do not depend on the thread count.
+"""
+import math
+
+from meanfield._compile import kernel, prange
+from meanfield.kernels.arcs import locate_wrapped, wrap_angle
+from meanfield.kernels.field import reduce_chunks, sign
+
+
+@kernel
+def delta_metric(r, delta, q_per_r, m_over_alpha_sq):
+    """Diagonal metric P = (P_r, P_th) of Proposition 4 for one neuron, from (r, delta).
+
+    q = alpha r / m = c n,  n^2 = a^2 + b^2 = (sqrt(delta^2 + 4 q^2) - delta) / 2,
+    P_r = (m / alpha)^2 (n^2 + c^2) = (m / alpha)^2 sqrt(delta^2 + 4 q^2),  P_th = 1 / n^2.
+    n^2 is evaluated without cancellation. A neuron with n = 0 has P_th = 0 here: its angular
+    velocity r <g, t> is 0 as well and the limit of the product is not defined.
+    """
+    q = q_per_r * r
+    root = math.sqrt(delta * delta + 4.0 * q * q)
+    if delta <= 0.0:
+        n2 = 0.5 * (root - delta)
+    else:
+        n2 = 2.0 * q * q / (root + delta)
+    p_th = 1.0 / n2 if n2 > 0.0 else 0.0
+    return m_over_alpha_sq * root, p_th
+
+
+@kernel(parallel=True)
+def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_alpha_sq, inv_m, work, moments):
+    """One explicit Euler step of the canonical flow, in place, and the moments of the new state.
+
+    Without a metric (``delta.size == 0``): dr = -<g_k, d> - tv sign r, dth = -r <g_k, t>, per
+    unit of mean-field time. With per-particle ``delta``: the velocity is multiplied by P_i / m
+    (Proposition 4; per unit of gradient-flow time of L(a, b, c)). Angles are stored wrapped to
+    [0, 2 pi).
+    """
+    m = r.size
+    use_metric = delta.size > 0
+    nchunk = work.shape[0]
+    size = (m + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        buf = work[c]
+        buf[:, :] = 0.0
+        for i in range(c * size, min(m, (c + 1) * size)):
+            t = wrap_angle(theta[i])
+            k = locate_wrapped(t, angles, table)
+            co = math.cos(t)
+            si = math.sin(t)
+            ri = float(r[i])
+            vr = -(g[k, 0] * co + g[k, 1] * si) - tv * sign(ri)
+            vt = -ri * (g[k, 1] * co - g[k, 0] * si)
+            if use_metric:
+                p_r, p_th = delta_metric(ri, delta[i], q_per_r, m_over_alpha_sq)
+                vr *= p_r * inv_m
+                vt *= p_th * inv_m
+            r[i] = ri + dt * vr
+            theta[i] = wrap_angle(t + dt * vt)
+            rn = float(r[i])
+            tn = float(theta[i])
+            kn = locate_wrapped(wrap_angle(tn), angles, table)
+            buf[kn, 0] += rn * math.cos(tn)
+            buf[kn, 1] += rn * math.sin(tn)
+    reduce_chunks(work, moments)
+
+
+@kernel
+def _arc_of_neuron(a, b, angles, table):
+    # theta = atan2(-b, a): the neuron c [a x - b]_+ is |(a, b)| c [x cos th + sin th]_+
+    return locate_wrapped(wrap_angle(math.atan2(-b, a)), angles, table)
+
+
+@kernel(parallel=True)
+def full_moments(a, b, c, angles, table, work, moments):
+    """Per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
+    m = a.size
+    nchunk = work.shape[0]
+    size = (m + nchunk - 1) // nchunk
+    for ch in prange(nchunk):
+        buf = work[ch]
+        buf[:, :] = 0.0
+        for i in range(ch * size, min(m, (ch + 1) * size)):
+            ai = float(a[i])
+            bi = float(b[i])
+            ci = float(c[i])
+            k = _arc_of_neuron(ai, bi, angles, table)
+            buf[k, 0] += ci * ai
+            buf[k, 1] -= ci * bi
+    reduce_chunks(work, moments)
+
+
+@kernel(parallel=True)
+def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c, work, moments):
+    """One gradient-descent step on L(a, b, c) with f = (1/alpha) sum_i c_i [a_i x - b_i]_+, in place.
+
+    For neuron i on arc k: dL/dc = <g_k, (a, -b)> / alpha, dL/da = c g_k[0] / alpha,
+    dL/db = -c g_k[1] / alpha. Untrained layers stay fixed. Accumulates the moments of the new state.
+    """
+    m = a.size
+    nchunk = work.shape[0]
+    size = (m + nchunk - 1) // nchunk
+    for ch in prange(nchunk):
+        buf = work[ch]
+        buf[:, :] = 0.0
+        for i in range(ch * size, min(m, (ch + 1) * size)):
+            ai = float(a[i])
+            bi = float(b[i])
+            ci = float(c[i])
+            k = _arc_of_neuron(ai, bi, angles, table)
+            g0 = g[k, 0]
+            g1 = g[k, 1]
+            if train_a:
+                a[i] = ai - lr_over_alpha * ci * g0
+            if train_b:
+                b[i] = bi + lr_over_alpha * ci * g1
+            if train_c:
+                c[i] = ci - lr_over_alpha * (g0 * ai - g1 * bi)
+            an = float(a[i])
+            bn = float(b[i])
+            cn = float(c[i])
+            kn = _arc_of_neuron(an, bn, angles, table)
+            buf[kn, 0] += cn * an
+            buf[kn, 1] -= cn * bn
+    reduce_chunks(work, moments)
+
+
+@kernel(parallel=True)
+def apply_metric(r, delta, q_per_r, m_over_alpha_sq, inv_m, vr, vt):
+    """Multiply velocities by P_i / m of Proposition 4, in place."""
+    for i in prange(r.size):
+        p_r, p_th = delta_metric(float(r[i]), delta[i], q_per_r, m_over_alpha_sq)
+        vr[i] *= p_r * inv_m
+        vt[i] *= p_th * inv_m

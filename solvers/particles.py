@@ -1,0 +1,211 @@
+"""Particle integrators: the canonical flow (optionally under the metric of Proposition 4) and
+plain gradient descent on the full parameters (a, b, c)."""
+import numpy as np
+
+from meanfield import field, params
+from meanfield.kernels import field as fk
+
+from .evolution import Evolution
+from .kernels import particles as pk
+
+METHODS = ("euler", "heun", "rk4")
+LAYERS = ("a", "b", "c")
+
+
+class ParticleSolver(Evolution):
+    """Canonical particles w_i = (r_i, theta_i) under dw/dt = -grad V(w; mu_t) (eq. 12).
+
+    Parameters
+    ----------
+    samples : meanfield.Samples
+    r, theta : array_like (m,)
+        Initial particles (copied). float32 input keeps a float32 state; angles are kept in [0, 2 pi).
+    dt : float
+        Time step on the mean-field clock. Gradient descent on L with step eta is ``euler`` with
+        dt = eta / m.
+    method : {"euler", "heun", "rk4"}
+        Explicit Runge-Kutta scheme of order 1, 2, 4. ``euler`` is one fused pass over the
+        particles per step; the others evaluate the field at each stage.
+    tv : float
+        lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
+    delta, alpha : array_like (m,) and float, optional
+        The reduced flow of full-parameter gradient flow (Proposition 4):
+        dw_i/dt = -P_i grad_{w_i} L with P_i = diag((m/alpha)^2 (a^2+b^2+c^2), 1/(a^2+b^2)) computed
+        from (r_i, delta_i). Its clock is the gradient-flow time of L(a, b, c): gradient descent
+        with learning rate lr is ``euler`` with dt = lr. delta -> -inf freezes theta (kernel
+        regime); delta -> +inf gives P proportional to diag(1, 1/r^2), the Euclidean metric of the
+        uv-plane (adaptive regime).
+    record_every : int
+        History cadence in steps.
+    rng : seed or numpy Generator
+        Kept as part of the solver state.
+
+    Attributes
+    ----------
+    r, theta : ndarray — the particles. t : float — time. step : int — steps taken.
+    history : solvers.History
+    """
+
+    def __init__(self, samples, r, theta, *, dt, method="euler", tv=0.0, delta=None, alpha=None, record_every=1, rng=None):
+        super().__init__(samples, record_every=record_every, rng=rng)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if not dt > 0:
+            raise ValueError(f"dt must be positive, got {dt}")
+        if tv < 0:
+            raise ValueError(f"tv must be >= 0, got {tv}")
+        r, theta = field.as_particles(r, theta)
+        self.r = r.copy()
+        self.theta = np.mod(theta, 2 * np.pi).astype(theta.dtype)
+        self.dt = float(dt)
+        self.method = method
+        self.tv = float(tv)
+        m = self.r.size
+        if delta is None:
+            if alpha is not None:
+                raise ValueError("alpha is only used with delta (the metric of Proposition 4)")
+            self.delta = np.empty(0)
+            self.alpha = None
+        else:
+            if alpha is None or not alpha > 0:
+                raise ValueError("the delta metric needs a positive alpha")
+            self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (m,)))
+            self.alpha = float(alpha)
+        self._metric = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
+        reg = samples.regions
+        self._work = np.empty((fk.n_chunks(m), reg.n_arcs, 2))
+        self._moments = np.empty((reg.n_arcs, 2))
+        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
+
+    @property
+    def m(self):
+        return self.r.size
+
+    @property
+    def _norm(self):
+        return self.m
+
+    def loss(self):
+        """L = 1/2 |rho|^2 + tv * mean |r| of the current state."""
+        rho = self.residuals()
+        value = 0.5 * float(rho @ rho)
+        if self.tv:
+            value += self.tv * float(np.abs(self.r).astype(np.float64).mean())
+        return value
+
+    def velocity(self, r=None, theta=None):
+        """(dr/dt, dtheta/dt) at the current state, or at a given one, in this solver's flow."""
+        r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
+        reg = self.samples.regions
+        moments = np.empty((reg.n_arcs, 2))
+        fk.arc_moments(r, theta, reg.angles, reg.table, self._work, moments)
+        g = np.empty((reg.n_arcs, 2))
+        fk.arc_field(field.residuals_from_moments(self.samples, moments, self.m), self.samples.x, reg.arc_on, reg.arc_off, g)
+        vr = np.empty(r.size)
+        vt = np.empty(r.size)
+        fk.particle_velocity(r, theta, reg.angles, reg.table, g, self.tv, vr, vt)
+        if self.delta.size:
+            pk.apply_metric(r, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, vr, vt)
+        return vr, vt
+
+    def _advance(self, h):
+        reg = self.samples.regions
+        if self.method == "euler":
+            pk.euler_canonical(
+                self.r, self.theta, reg.angles, reg.table, self._field(), h, self.tv,
+                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self._work, self._moments,
+            )
+            return h
+        r0 = self.r.astype(np.float64)
+        t0 = self.theta.astype(np.float64)
+        k1 = self.velocity()
+        if self.method == "heun":
+            k2 = self.velocity(r0 + h * k1[0], t0 + h * k1[1])
+            dr = 0.5 * (k1[0] + k2[0])
+            dth = 0.5 * (k1[1] + k2[1])
+        else:
+            k2 = self.velocity(r0 + 0.5 * h * k1[0], t0 + 0.5 * h * k1[1])
+            k3 = self.velocity(r0 + 0.5 * h * k2[0], t0 + 0.5 * h * k2[1])
+            k4 = self.velocity(r0 + h * k3[0], t0 + h * k3[1])
+            dr = (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]) / 6
+            dth = (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]) / 6
+        self.r[:] = r0 + h * dr
+        self.theta[:] = np.mod(t0 + h * dth, 2 * np.pi)
+        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
+        return h
+
+
+class FullParticleSolver(Evolution):
+    """Plain gradient descent on L(a, b, c), f(x) = (1/alpha) sum_i c_i [a_i x - b_i]_+.
+
+    Parameters
+    ----------
+    samples : meanfield.Samples
+    a, b, c : array_like (m,)
+        Initial parameters (copied; float32 kept).
+    alpha : float
+        Normalisation alpha(m) (m: mean-field, sqrt(m): the paper's experiments, 1: PyTorch).
+    lr : float
+        Learning rate eta. The clock ``t`` counts gradient-flow time of L(a, b, c): t = eta * step.
+    train : tuple of {"a", "b", "c"}
+        Trained layers: ("c",) is the kernel regime of Section 3.3, ("a", "b") the adaptive extreme.
+
+    Attributes
+    ----------
+    a, b, c : ndarray. t, step, history as for every solver.
+    """
+
+    def __init__(self, samples, a, b, c, *, alpha, lr, train=LAYERS, record_every=1, rng=None):
+        super().__init__(samples, record_every=record_every, rng=rng)
+        train = tuple(train)
+        unknown = set(train) - set(LAYERS)
+        if unknown or not train:
+            raise ValueError(f"train must name layers among {LAYERS}, got {train}")
+        if not alpha > 0 or not lr > 0:
+            raise ValueError(f"alpha and lr must be positive, got alpha={alpha}, lr={lr}")
+        arrays = [np.asarray(v) for v in (a, b, c)]
+        if len({v.shape for v in arrays}) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
+            raise ValueError(f"a, b, c must be non-empty 1-D arrays of one length, got shapes {[v.shape for v in arrays]}")
+        dtype = np.result_type(*arrays)
+        dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+        self.a, self.b, self.c = (np.array(v, dtype=dtype) for v in arrays)
+        self.alpha = float(alpha)
+        self.dt = float(lr)
+        self.train = train
+        reg = samples.regions
+        self._work = np.empty((fk.n_chunks(self.a.size), reg.n_arcs, 2))
+        self._moments = np.empty((reg.n_arcs, 2))
+        pk.full_moments(self.a, self.b, self.c, reg.angles, reg.table, self._work, self._moments)
+
+    @property
+    def lr(self):
+        return self.dt
+
+    @property
+    def m(self):
+        return self.a.size
+
+    @property
+    def _norm(self):
+        return self.alpha
+
+    def loss(self):
+        """L = 1/2 |rho|^2."""
+        rho = self.residuals()
+        return 0.5 * float(rho @ rho)
+
+    def delta(self):
+        """Invariants delta_i = c_i^2 - a_i^2 - b_i^2 (Lemma 3)."""
+        return params.invariants(self.a.astype(np.float64), self.b.astype(np.float64), self.c.astype(np.float64))
+
+    def canonical(self):
+        """The same network as canonical particles (r, theta)."""
+        return params.to_canonical(self.a, self.b, self.c, self.alpha)
+
+    def _advance(self, h):
+        reg = self.samples.regions
+        pk.gd_full(
+            self.a, self.b, self.c, reg.angles, reg.table, self._field(), h / self.alpha,
+            "a" in self.train, "b" in self.train, "c" in self.train, self._work, self._moments,
+        )
+        return h
