@@ -45,11 +45,16 @@ numba.config.CACHE_DIR = _cache_dir()
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 
-def kernel(fn=None, *, parallel=False):
-    """Compile ``fn`` with the project's options; ``parallel=True`` enables ``prange``."""
+def kernel(fn=None, *, parallel=False, inline=False):
+    """Compile ``fn`` with the project's options.
+
+    ``parallel=True`` enables ``prange``. ``inline=True`` inlines a small helper into its callers
+    at numba's level: without it a helper returning a tuple stays an opaque call to LLVM, and a
+    loop around it cannot vectorise (measured: sincos over a block is 10x faster inlined).
+    """
 
     def wrap(f):
-        return numba.njit(parallel=parallel, **_OPTIONS)(f)
+        return numba.njit(parallel=parallel, inline="always" if inline else "never", **_OPTIONS)(f)
 
     return wrap(fn) if fn is not None else wrap
 

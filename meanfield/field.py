@@ -58,7 +58,7 @@ def arc_fields(samples, rho):
     rho = _as_residuals(samples, rho)
     reg = samples.regions
     g = np.empty((reg.n_arcs, 2))
-    _k.arc_field(rho, samples.x, reg.arc_on, reg.arc_off, g)
+    _k.arc_field(rho, samples.x, reg.arc_count, reg.arc_prefix, g)
     return g
 
 

@@ -4,7 +4,9 @@ from functools import cached_property
 import numpy as np
 
 from ._compile import kernel, prange
-from .kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
+from .kernels.arcs import TWO_PI, bucket_table, locate_wrapped, wrap_angle
+
+BUCKETS_PER_ANGLE = 8  # most buckets then hold no boundary angle: one comparison per search
 
 
 def boundary_angles(x):
@@ -45,6 +47,9 @@ class Regions:
         Positions of each sample's on and off angle in ``angles``.
     table : ndarray of int (nb+1,)
         Bucket table for the O(1) arc search of :func:`meanfield.kernels.arcs.locate_wrapped`.
+    arc_count, arc_prefix : ndarray (2s,) of int and bool
+        Size of each arc's active set and whether it is the prefix {j < count} (else the suffix
+        {j >= s - count}) of the sorted samples; every active set is one or the other.
     """
 
     def __init__(self, samples):
@@ -62,10 +67,16 @@ class Regions:
         position[order] = np.arange(2 * s)
         self.arc_on = position[:s]
         self.arc_off = position[s:]
-        nb = max(64, 4 * self.angles.size)
-        edges = np.arange(nb + 1) * (TWO_PI / nb)
-        self.table = np.searchsorted(self.angles, edges, side="left").astype(np.int64)
-        for a in (self.angles, self.sample_of, self.switches_on, self.arc_on, self.arc_off, self.table):
+        self.table = bucket_table(self.angles, BUCKETS_PER_ANGLE * self.angles.size)
+        # exact integer difference array over the cyclic runs B_j
+        diff = np.zeros(2 * s + 1, dtype=np.int64)
+        np.add.at(diff, self.arc_on, 1)
+        np.add.at(diff, self.arc_off, -1)
+        diff[0] += np.count_nonzero(self.arc_on > self.arc_off)
+        self.arc_count = np.cumsum(diff)[: 2 * s]
+        self.arc_prefix = self._contains(np.arange(2 * s), 0) & (self.arc_count > 0)
+        for a in (self.angles, self.sample_of, self.switches_on, self.arc_on, self.arc_off, self.table,
+                  self.arc_count, self.arc_prefix):
             a.flags.writeable = False
 
     @property
@@ -73,13 +84,15 @@ class Regions:
         """Number of arcs, 2s (some empty when x has duplicates)."""
         return self.angles.size
 
+    def _contains(self, k, j):
+        """Whether arc(s) k lie in the cyclic run B_j of sample(s) j (broadcasting)."""
+        a, b = self.arc_on[j], self.arc_off[j]
+        return np.where(a <= b, (a <= k) & (k < b), (k >= a) | (k < b))
+
     @cached_property
     def active(self):
         """Boolean table (2s, s): ``active[k, j]`` is True when sample j is active on arc k."""
-        n, s = self.n_arcs, self.arc_on.size
-        k = np.arange(n)[:, None]
-        a, b = self.arc_on[None, :], self.arc_off[None, :]
-        table = np.where(a <= b, (a <= k) & (k < b), (k >= a) | (k < b))
+        table = self._contains(np.arange(self.n_arcs)[:, None], np.arange(self.arc_on.size)[None, :])
         table.flags.writeable = False
         return table
 

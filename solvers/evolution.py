@@ -4,7 +4,6 @@ import math
 import numpy as np
 
 from meanfield import field
-from meanfield.kernels import field as field_kernels
 
 from .history import History
 
@@ -37,10 +36,7 @@ class Evolution:
 
     def _field(self):
         """Per-arc field vectors g_k of the current residuals."""
-        reg = self.samples.regions
-        g = np.empty((reg.n_arcs, 2))
-        field_kernels.arc_field(self.residuals(), self.samples.x, reg.arc_on, reg.arc_off, g)
-        return g
+        return field.arc_fields(self.samples, self.residuals())
 
     def _record(self):
         self.history.record(self.t, self.step, self.residuals())

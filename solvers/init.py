@@ -15,7 +15,8 @@ def gaussian_uniform(m, *, sigma=1.0, rng=None, dtype=np.float64):
     Returns (r, theta) of the given dtype (float32 for very large m).
     """
     rng = _rng(rng)
-    r = sigma * rng.standard_normal(m)
+    r = rng.standard_normal(m)
+    r *= sigma  # in place: no temporary at large m
     theta = rng.uniform(0.0, 2.0 * np.pi, m)
     return r.astype(dtype, copy=False), theta.astype(dtype, copy=False)
 

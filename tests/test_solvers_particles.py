@@ -160,11 +160,17 @@ def test_same_bits_for_any_thread_count(rng):
     assert states[0] == states[-1]
 
 
-def test_divergence_stops_with_a_message(problem):
+def test_divergence_stops_with_a_message(problem, rng):
     samples, r, theta = problem
-    solver = solvers.ParticleSolver(samples, 1e3 * r, theta, dt=1e3)
-    with pytest.raises(solvers.DivergenceError, match="no longer finite at step"):
-        solver.run(steps=1000)
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.01)
+    solver.r[3] = np.nan
+    with pytest.raises(solvers.DivergenceError, match="no longer finite at step 1 "):
+        solver.run(steps=10)
+    # the kernel regime is linear least squares: a step far beyond 2 / lambda_max must blow up
+    a, b, c = solvers.init.pytorch_default(200, alpha=1.0, rng=rng)
+    full = solvers.FullParticleSolver(samples, a, b, c, alpha=1.0, lr=10.0, train=("c",))
+    with pytest.raises(solvers.DivergenceError, match="no longer finite"):
+        full.run(steps=1000)
 
 
 @pytest.mark.parametrize(
@@ -195,3 +201,12 @@ def test_delta_limits_adaptive_is_the_uv_plane_metric(problem):
     scale = (m / alpha) ** 2 * delta / m
     np.testing.assert_allclose(adaptive[0], scale * canonical[0], rtol=1e-6, atol=1e-9 * scale)
     np.testing.assert_allclose(adaptive[1], scale * canonical[1] / r**2, rtol=1e-6, atol=1e-9 * scale)
+
+
+def test_copy_false_owns_the_arrays(problem):
+    samples, r, theta = problem
+    r, theta = r.copy(), theta.copy()
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.01, copy=False).run(steps=3)
+    assert solver.r is r and solver.theta is theta
+    copied = solvers.ParticleSolver(samples, *problem[1:], dt=0.01).run(steps=3)
+    assert np.array_equal(copied.r, r) and np.array_equal(copied.theta, theta)

@@ -10,11 +10,26 @@ def main(argv=None):
     field.add_argument("--m", type=float, default=1e6)
     field.add_argument("--s", type=int, nargs="+", default=[10, 100, 1000])
     field.add_argument("--ref-m", type=float, default=1e5)
+    bench = sub.add_parser("bench", help="particle solver vs reference, PyTorch and the copy floor")
+    bench.add_argument("--m", type=float, nargs="+", default=[1e4, 1e5, 1e6, 1e7])
+    bench.add_argument("--s", type=int, nargs="+", default=[10, 100, 1000])
+    bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
+    big = sub.add_parser("bench-big", help="Euler steps at m = 1e8 with peak memory")
+    big.add_argument("--m", type=float, default=1e8)
+    big.add_argument("--steps", type=int, default=3)
     args = parser.parse_args(argv)
     if args.command == "bench-field":
         from . import bench_field
 
         bench_field.run(m=int(args.m), s_values=args.s, ref_m=int(args.ref_m))
+    elif args.command == "bench":
+        from . import bench_particles
+
+        bench_particles.run([int(m) for m in args.m], args.s, torch_baseline=not args.no_torch)
+    elif args.command == "bench-big":
+        from . import bench_particles
+
+        bench_particles.big_run(m=int(args.m), steps=args.steps)
     return 0
 
 

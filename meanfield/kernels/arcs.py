@@ -4,50 +4,85 @@ The tie rule of the whole project lives here: arc k is the half-open interval
 [angles[k], angles[k+1]) (the last arc wraps through 2 pi), so an angle exactly on a boundary belongs
 to the arc that starts there, counter-clockwise. Equivalently, sample j is active at theta when
 theta lies in the half-open half-circle [on_j, off_j) of its computed boundary angles.
+
+The search uses a bucket table: the circle is cut into nb equal buckets, and ``table[b]`` counts the
+boundary angles whose bucket is below b. The same function :func:`bucket_of` buckets the angles
+(when the table is built) and the particles, so the count of angles <= t is ``table[b]`` plus the
+angles of t's own bucket that are <= t: exact, and typically one comparison.
 """
-import math
+import numpy as np
 
 from .._compile import kernel
 
-TWO_PI = 2.0 * math.pi
+TWO_PI = 2.0 * np.pi
+LINEAR_SCAN_MAX = 8  # beyond this many angles in one bucket (clustered x), bisect
 
 
-@kernel
+@kernel(inline=True)
 def wrap_angle(theta):
     """Reduce an angle (radians, any float type) to float64 in [0, 2 pi); NaN and inf give NaN."""
-    t = float(theta) % TWO_PI
+    t = float(theta)
+    if t >= 0.0 and t < TWO_PI:
+        return t
+    t = t % TWO_PI
     if t >= TWO_PI:  # a tiny negative angle rounds up to 2 pi
         t = 0.0
     return t
 
 
-@kernel
-def locate_wrapped(t, angles, table):
-    """Arc index of an angle t already in [0, 2 pi).
+@kernel(inline=True)
+def bucket_of(t, nb):
+    """Bucket index of an angle in [0, 2 pi): floor(t nb / 2 pi), clamped; NaN goes to bucket 0."""
+    x = t * (nb / TWO_PI)
+    if not x >= 0.0:
+        return 0
+    if x >= nb:
+        return nb - 1
+    return int(x)
 
-    ``table[b]`` counts the boundary angles below the bucket edge 2 pi b / nb. The bucket of t,
-    widened by one on each side against rounding of the edges, brackets the count of angles <= t;
-    a binary search inside the bracket finishes. Typically O(1), never worse than O(log s).
+
+@kernel(inline=True)
+def locate_wrapped(t, angles, table):
+    """Arc index of an angle t in [0, 2 pi): (number of angles <= t) - 1, cyclically.
+
+    O(1) typically, O(log s) at worst (many angles in one bucket). A NaN gets a valid index, so a
+    diverged particle never reads out of bounds; its NaN reaches the moments instead.
     """
     nb = table.size - 1
-    x = t * (nb / TWO_PI)
-    # NaN (a diverged particle) must not index out of the table: it gets some valid arc, and its
-    # NaN still reaches the moments through cos/sin, where divergence is detected.
-    if not x >= 0.0:
-        b = 0
-    elif x >= nb:
-        b = nb - 1
+    b = bucket_of(t, nb)
+    lo = table[b]
+    hi = table[b + 1]
+    if hi - lo > LINEAR_SCAN_MAX:
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if angles[mid] <= t:
+                lo = mid + 1
+            else:
+                hi = mid
     else:
-        b = int(x)
-    lo = table[max(b - 1, 0)]
-    hi = table[min(b + 2, nb)]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if angles[mid] <= t:
-            lo = mid + 1
-        else:
-            hi = mid
+        while lo < hi and angles[lo] <= t:
+            lo += 1
     k = lo - 1
     if k < 0:
         k = angles.size - 1
     return k
+
+
+@kernel(inline=True)
+def in_arc(t, k, angles):
+    """True when t in [0, 2 pi) lies in arc k; equal to ``locate_wrapped(t) == k`` for non-empty arcs."""
+    n = angles.size
+    if k < n - 1:
+        return angles[k] <= t and t < angles[k + 1]
+    return t >= angles[n - 1] or t < angles[0]
+
+
+@kernel
+def bucket_table(angles, nb):
+    """The table of :func:`locate_wrapped` for sorted angles and nb buckets, shape (nb + 1,)."""
+    table = np.zeros(nb + 1, dtype=np.int32)  # int32: half the cache footprint of the search
+    for a in angles:
+        table[bucket_of(a, nb) + 1] += 1
+    for b in range(nb):
+        table[b + 1] += table[b]
+    return table

@@ -3,14 +3,17 @@
 Reductions over particles are split into a number of chunks that depends on m alone (never on the
 thread count); each chunk sums sequentially into its own row of a workspace, and the rows are added
 in chunk order. So the same inputs give the same bits for any number of threads.
-"""
-import math
 
+Particles are processed in blocks of BLOCK: first sin and cos of the whole block (a loop that
+vectorises, :mod:`.trig`), then the arc search and the per-particle work, which do not.
+"""
 import numpy as np
 
 from .._compile import kernel, prange
 from .arcs import locate_wrapped, wrap_angle
+from .trig import sincos_block
 
+BLOCK = 256
 CHUNK_MIN = 16384
 CHUNK_MAX_COUNT = 256
 
@@ -20,14 +23,17 @@ def n_chunks(m):
     return int(min(CHUNK_MAX_COUNT, max(1, -(-m // CHUNK_MIN))))
 
 
-@kernel
+@kernel(parallel=True)
 def reduce_chunks(work, out):
-    """out[k, :] = sum over chunks c (in order) of work[c, k, :]."""
-    out[:, :] = 0.0
-    for c in range(work.shape[0]):
-        for k in range(work.shape[1]):
-            out[k, 0] += work[c, k, 0]
-            out[k, 1] += work[c, k, 1]
+    """out[k, :] = sum over chunks c (in chunk order) of work[c, k, :]; parallel over arcs."""
+    for k in prange(work.shape[1]):
+        a0 = 0.0
+        a1 = 0.0
+        for c in range(work.shape[0]):
+            a0 += work[c, k, 0]
+            a1 += work[c, k, 1]
+        out[k, 0] = a0
+        out[k, 1] = a1
 
 
 @kernel(parallel=True)
@@ -42,12 +48,17 @@ def arc_moments(r, theta, angles, table, work, out):
     for c in prange(nchunk):
         buf = work[c]
         buf[:, :] = 0.0
-        for i in range(c * size, min(m, (c + 1) * size)):
-            t = wrap_angle(theta[i])
-            k = locate_wrapped(t, angles, table)
-            ri = float(r[i])
-            buf[k, 0] += ri * math.cos(t)
-            buf[k, 1] += ri * math.sin(t)
+        sn = np.empty(BLOCK)
+        cs = np.empty(BLOCK)
+        hi = min(m, (c + 1) * size)
+        for start in range(c * size, hi, BLOCK):
+            count = min(BLOCK, hi - start)
+            sincos_block(theta, start, count, sn, cs)
+            for j in range(count):
+                k = locate_wrapped(wrap_angle(theta[start + j]), angles, table)
+                ri = float(r[start + j])
+                buf[k, 0] += ri * cs[j]
+                buf[k, 1] += ri * sn[j]
     reduce_chunks(work, out)
 
 
@@ -82,32 +93,32 @@ def residuals_from_moments(moments, x, y, arc_on, arc_off, m, out):
 
 
 @kernel
-def arc_field(rho, x, arc_on, arc_off, g):
-    """g_k = sum_{j in C_k} rho_j xt_j for every arc, by a cyclic difference array (O(s))."""
-    n = g.shape[0]
-    diff = np.zeros((n + 1, 2))
-    for j in range(rho.size):
-        v0 = rho[j] * x[j]
-        v1 = rho[j]
-        a = arc_on[j]
-        b = arc_off[j]
-        diff[a, 0] += v0
-        diff[a, 1] += v1
-        diff[b, 0] -= v0
-        diff[b, 1] -= v1
-        if a > b:
-            diff[0, 0] += v0
-            diff[0, 1] += v1
-    acc0 = 0.0
-    acc1 = 0.0
-    for k in range(n):
-        acc0 += diff[k, 0]
-        acc1 += diff[k, 1]
-        g[k, 0] = acc0
-        g[k, 1] = acc1
+def arc_field(rho, x, arc_count, arc_prefix, g):
+    """g_k = sum_{j in C_k} rho_j xt_j for every arc, O(s).
+
+    Each active set is a prefix or a suffix of the sorted samples, so g_k is a forward or a
+    backward partial sum: exact zeros for the empty set, and no cancellation between added and
+    removed terms.
+    """
+    s = rho.size
+    forward = np.zeros((s + 1, 2))
+    backward = np.zeros((s + 1, 2))
+    for j in range(s):
+        forward[j + 1, 0] = forward[j, 0] + rho[j] * x[j]
+        forward[j + 1, 1] = forward[j, 1] + rho[j]
+    for j in range(s - 1, -1, -1):
+        backward[j, 0] = backward[j + 1, 0] + rho[j] * x[j]
+        backward[j, 1] = backward[j + 1, 1] + rho[j]
+    for k in range(g.shape[0]):
+        if arc_prefix[k]:
+            g[k, 0] = forward[arc_count[k], 0]
+            g[k, 1] = forward[arc_count[k], 1]
+        else:
+            g[k, 0] = backward[s - arc_count[k], 0]
+            g[k, 1] = backward[s - arc_count[k], 1]
 
 
-@kernel
+@kernel(inline=True)
 def sign(v):
     """sign(v) with sign(0) = 0, as in the TV subgradient."""
     return (v > 0) - (v < 0)
@@ -116,11 +127,17 @@ def sign(v):
 @kernel(parallel=True)
 def particle_velocity(r, theta, angles, table, g, tv, dr, dtheta):
     """dr = -<g_k, d(th)> - tv sign(r),  dtheta = -r <g_k, t(th)>  for th in arc k."""
-    for i in prange(r.size):
-        t = wrap_angle(theta[i])
-        k = locate_wrapped(t, angles, table)
-        c = math.cos(t)
-        s = math.sin(t)
-        ri = float(r[i])
-        dr[i] = -(g[k, 0] * c + g[k, 1] * s) - tv * sign(ri)
-        dtheta[i] = -ri * (g[k, 1] * c - g[k, 0] * s)
+    m = r.size
+    nblock = (m + BLOCK - 1) // BLOCK
+    for blk in prange(nblock):
+        sn = np.empty(BLOCK)
+        cs = np.empty(BLOCK)
+        start = blk * BLOCK
+        count = min(BLOCK, m - start)
+        sincos_block(theta, start, count, sn, cs)
+        for j in range(count):
+            i = start + j
+            k = locate_wrapped(wrap_angle(theta[i]), angles, table)
+            ri = float(r[i])
+            dr[i] = -(g[k, 0] * cs[j] + g[k, 1] * sn[j]) - tv * sign(ri)
+            dtheta[i] = -ri * (g[k, 1] * cs[j] - g[k, 0] * sn[j])

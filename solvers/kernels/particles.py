@@ -7,12 +7,15 @@ The next step's residuals and field then cost O(s). Chunking follows
 """
 import math
 
+import numpy as np
+
 from meanfield._compile import kernel, prange
-from meanfield.kernels.arcs import locate_wrapped, wrap_angle
-from meanfield.kernels.field import reduce_chunks, sign
+from meanfield.kernels.arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
+from meanfield.kernels.field import BLOCK, reduce_chunks, sign
+from meanfield.kernels.trig import sincos_block
 
 
-@kernel
+@kernel(inline=True)
 def delta_metric(r, delta, q_per_r, m_over_alpha_sq):
     """Diagonal metric P = (P_r, P_th) of Proposition 4 for one neuron, from (r, delta).
 
@@ -38,7 +41,9 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
     Without a metric (``delta.size == 0``): dr = -<g_k, d> - tv sign r, dth = -r <g_k, t>, per
     unit of mean-field time. With per-particle ``delta``: the velocity is multiplied by P_i / m
     (Proposition 4; per unit of gradient-flow time of L(a, b, c)). Angles are stored wrapped to
-    [0, 2 pi).
+    [0, 2 pi). Per block of particles: sin/cos of the old angles (vectorised), velocity and update,
+    sin/cos of the new angles (vectorised), then the moments; the new arc is searched only when a
+    particle has left its old one.
     """
     m = r.size
     use_metric = delta.size > 0
@@ -47,29 +52,44 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
     for c in prange(nchunk):
         buf = work[c]
         buf[:, :] = 0.0
-        for i in range(c * size, min(m, (c + 1) * size)):
-            t = wrap_angle(theta[i])
-            k = locate_wrapped(t, angles, table)
-            co = math.cos(t)
-            si = math.sin(t)
-            ri = float(r[i])
-            vr = -(g[k, 0] * co + g[k, 1] * si) - tv * sign(ri)
-            vt = -ri * (g[k, 1] * co - g[k, 0] * si)
-            if use_metric:
-                p_r, p_th = delta_metric(ri, delta[i], q_per_r, m_over_alpha_sq)
-                vr *= p_r * inv_m
-                vt *= p_th * inv_m
-            r[i] = ri + dt * vr
-            theta[i] = wrap_angle(t + dt * vt)
-            rn = float(r[i])
-            tn = float(theta[i])
-            kn = locate_wrapped(wrap_angle(tn), angles, table)
-            buf[kn, 0] += rn * math.cos(tn)
-            buf[kn, 1] += rn * math.sin(tn)
+        sn = np.empty(BLOCK)
+        cs = np.empty(BLOCK)
+        r_new = np.empty(BLOCK)
+        t_new = np.empty(BLOCK)
+        arc = np.empty(BLOCK, dtype=np.int64)
+        hi = min(m, (c + 1) * size)
+        for start in range(c * size, hi, BLOCK):
+            count = min(BLOCK, hi - start)
+            sincos_block(theta, start, count, sn, cs)
+            for j in range(count):
+                i = start + j
+                t = wrap_angle(theta[i])
+                k = locate_wrapped(t, angles, table)
+                ri = float(r[i])
+                vr = -(g[k, 0] * cs[j] + g[k, 1] * sn[j]) - tv * sign(ri)
+                vt = -ri * (g[k, 1] * cs[j] - g[k, 0] * sn[j])
+                if use_metric:
+                    p_r, p_th = delta_metric(ri, delta[i], q_per_r, m_over_alpha_sq)
+                    vr *= p_r * inv_m
+                    vt *= p_th * inv_m
+                r[i] = ri + dt * vr
+                theta[i] = wrap_angle(t + dt * vt)
+                if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
+                    theta[i] = 0.0
+                r_new[j] = float(r[i])
+                t_new[j] = float(theta[i])
+                arc[j] = k
+            sincos_block(t_new, 0, count, sn, cs)
+            for j in range(count):
+                k = arc[j]
+                if not in_arc(t_new[j], k, angles):
+                    k = locate_wrapped(t_new[j], angles, table)
+                buf[k, 0] += r_new[j] * cs[j]
+                buf[k, 1] += r_new[j] * sn[j]
     reduce_chunks(work, moments)
 
 
-@kernel
+@kernel(inline=True)
 def _arc_of_neuron(a, b, angles, table):
     # theta = atan2(-b, a): the neuron c [a x - b]_+ is |(a, b)| c [x cos th + sin th]_+
     return locate_wrapped(wrap_angle(math.atan2(-b, a)), angles, table)
