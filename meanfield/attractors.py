@@ -202,3 +202,30 @@ def knots_near_samples(samples, theta, eps):
 
     e = np.sort(knots(theta))
     return np.searchsorted(e, samples.x + eps, side="right") - np.searchsorted(e, samples.x - eps, side="left")
+
+
+def concentration_report(samples, rho_history, start, end, eps=1e-3):
+    """Predicted attractors against observed concentration, per ray and sign of r.
+
+    Parameters
+    ----------
+    rho_history : (T, s) residuals recorded during the run.
+    start, end : (r, theta) of the particles at the start and the end of the run.
+
+    Returns a list of dicts with keys ray, sample, angle, sign, final (state at the end), ever
+    (called an attractor at some record), mass_start and mass_end (share of particles within eps).
+    """
+    cls = classify_rays(samples, np.atleast_2d(rho_history))
+    before = ray_mass(samples, *start, eps)
+    after = ray_mass(samples, *end, eps)
+    rows = []
+    for which, sign in ((0, 1), (1, -1)):
+        states = cls.state(sign)
+        for k in range(cls.angle.size):
+            rows.append(
+                dict(
+                    ray=k, sample=int(cls.sample[k]), angle=float(cls.angle[k]), sign=sign, final=str(states[-1, k]),
+                    ever=bool((states[:, k] == ATTRACTOR).any()), mass_start=float(before[which][k]), mass_end=float(after[which][k]),
+                )
+            )
+    return rows

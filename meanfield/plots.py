@@ -1,18 +1,34 @@
-"""Figures of a network state. Functions take plain arrays (or a solver's ``r``, ``theta``) and an
-optional matplotlib Axes, and return the Axes."""
+"""Figures of a network state and of a run.
+
+Every function takes either a solver (anything with ``samples`` and ``r``/``theta``, or
+``canonical()`` for full parameters) or plain ``samples, r, theta`` arrays, an optional matplotlib
+Axes, and returns the Axes. Markers are drawn for at most MAX_MARKERS neurons (a fixed random
+subset); curves and fields use all of them.
+"""
 import numpy as np
 
-from . import params, reference
+from . import attractors, field, params, reference
 
-MAX_MARKERS = 3000  # past this, a random subset of neurons is drawn (the curve uses all of them)
+MAX_MARKERS = 3000
+RAY_COLOURS = {attractors.ATTRACTOR: "C3", attractors.REPULSOR: "C0", attractors.CROSSING: "0.75"}
 
 
-def _axes(ax):
+def _axes(ax, figsize=(6, 4.5)):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def _state(obj, r, theta):
+    """(samples, r, theta) from a solver or from explicit arrays."""
+    if r is not None:
+        return obj, np.asarray(r), np.asarray(theta)
+    if hasattr(obj, "canonical"):
+        r, theta = obj.canonical()
+        return obj.samples, r, theta
+    return obj.samples, obj.r, obj.theta
 
 
 def _subset(m, seed=0):
@@ -21,8 +37,9 @@ def _subset(m, seed=0):
     return np.sort(np.random.default_rng(seed).choice(m, MAX_MARKERS, replace=False))
 
 
-def plot_network(samples, r, theta, ax=None, n_points=400):
+def plot_network(obj, r=None, theta=None, ax=None, n_points=400):
     """The network function f(x) with its knots on the curve and the samples (Figure 1, left)."""
+    samples, r, theta = _state(obj, r, theta)
     ax = _axes(ax)
     lo, hi = samples.x[0], samples.x[-1]
     pad = 0.15 * max(hi - lo, 1.0)
@@ -30,7 +47,7 @@ def plot_network(samples, r, theta, ax=None, n_points=400):
     ax.plot(grid, reference.network(grid, r, theta), color="C0", lw=1.5, label="network f(x)")
     e = params.knots(theta)[_subset(np.size(theta))]
     e = e[(e > grid[0]) & (e < grid[-1])]
-    ax.plot(e, reference.network(e, r, theta), "o", ms=3, color="C2", alpha=0.6, label="knots")
+    ax.plot(e, reference.network(e, r, theta), "o", ms=3, color="C2", alpha=0.5, label="knots")
     ax.plot(samples.x, samples.y, "x", color="C3", ms=8, mew=2, label="samples")
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
@@ -38,23 +55,109 @@ def plot_network(samples, r, theta, ax=None, n_points=400):
     return ax
 
 
-def plot_uv(samples, r, theta, ax=None):
-    """Neurons as (u, v) = |r| d(theta) coloured by sign(r), with the sample lines u x_j + v = 0
-    (Figure 1, right)."""
-    ax = _axes(ax)
-    idx = _subset(np.size(r))
-    u, v = params.uv(np.asarray(r)[idx], np.asarray(theta)[idx])
-    positive = np.asarray(r)[idx] >= 0
-    ax.scatter(u[positive], v[positive], s=4, color="C3", label="r > 0")
-    ax.scatter(u[~positive], v[~positive], s=4, color="C0", label="r < 0")
-    extent = 1.1 * max(np.abs(u).max(initial=0), np.abs(v).max(initial=0), 1e-12)
+def _sample_lines(ax, samples, extent):
     for xj in samples.x:
         direction = np.array([1.0, -xj]) / np.hypot(1.0, xj)  # the line u x_j + v = 0
-        ax.plot(*(np.outer([-extent * 2, extent * 2], direction).T), color="0.6", lw=0.7)
+        ax.plot(*(np.outer([-2 * extent, 2 * extent], direction).T), color="0.5", lw=0.7, zorder=1)
+
+
+def _activation_regions(ax, samples, extent):
+    """Shade each arc's wedge by the size of its active set."""
+    from matplotlib.patches import Wedge
+
+    reg = samples.regions
+    counts = reg.arc_count / max(samples.s, 1)
+    ends = np.append(reg.angles[1:], reg.angles[0] + 2 * np.pi)
+    for start, end, share in zip(reg.angles, ends, counts):
+        if end > start:
+            ax.add_patch(Wedge((0, 0), 3 * extent, np.degrees(start), np.degrees(end), color=(1 - 0.25 * share, 1 - 0.12 * share, 1.0), lw=0, zorder=0))
+
+
+def _square(ax, extent, label=True):
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")
-    ax.set_xlabel("u = |r| cos th")
-    ax.set_ylabel("v = |r| sin th")
+    if label:
+        ax.set_xlabel("u = |r| cos th")
+        ax.set_ylabel("v = |r| sin th")
+
+
+def plot_uv(obj, r=None, theta=None, ax=None, extent=None):
+    """Neurons as (u, v) = |r| d(theta) coloured by sign(r), with the sample lines u x_j + v = 0 and
+    the activation regions shaded by the number of active samples (Figure 1, right)."""
+    samples, r, theta = _state(obj, r, theta)
+    ax = _axes(ax, (5.5, 5.5))
+    idx = _subset(np.size(r))
+    u, v = params.uv(r[idx], theta[idx])
+    positive = r[idx] >= 0
+    if extent is None:
+        extent = 1.1 * max(np.quantile(np.hypot(u, v), 0.99) if u.size else 1.0, 1e-12)
+    _activation_regions(ax, samples, extent)
+    _sample_lines(ax, samples, extent)
+    ax.scatter(u[positive], v[positive], s=4, color="C3", label="r > 0", zorder=2)
+    ax.scatter(u[~positive], v[~positive], s=4, color="C0", label="r < 0", zorder=2)
+    _square(ax, extent)
     ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
+    """The velocity field felt by one particle of the given sign of r in the uv-plane, with the
+    boundary rays coloured by their state for that sign (Figure 9): red attractor, blue
+    repulsor, grey crossing. ``obj`` is a solver (its current residuals) or samples with ``rho``."""
+    samples = obj if rho is not None else obj.samples
+    rho = np.asarray(rho) if rho is not None else obj.residuals()
+    ax = _axes(ax, (5.5, 5.5))
+    grid = np.linspace(-extent, extent, n)
+    u, v = np.meshgrid(grid, grid)
+    radius = np.hypot(u, v).ravel()
+    theta = np.arctan2(v, u).ravel()
+    r = sign * radius
+    dr, dth = field.velocity(samples, r, theta, rho=rho)
+    c, s = np.cos(theta), np.sin(theta)
+    du = sign * dr * c - radius * s * dth
+    dv = sign * dr * s + radius * c * dth
+    _activation_regions(ax, samples, extent)
+    ax.quiver(u.ravel(), v.ravel(), du, dv, angles="xy", color="0.2", width=0.003, zorder=2)
+    cls = attractors.classify_rays(samples, rho)
+    states = cls.state(sign)
+    for phi, state in zip(cls.angle, states):
+        ax.plot([0, 2 * extent * np.cos(phi)], [0, 2 * extent * np.sin(phi)], color=RAY_COLOURS[str(state)], lw=2.2 if state != attractors.CROSSING else 1.0, zorder=3)
+    _square(ax, extent)
+    ax.set_title(f"field felt by a particle with r {'>' if sign > 0 else '<'} 0")
+    return ax
+
+
+def plot_residuals(history, ax=None):
+    """Residuals rho_j(t) of a run's history, and the loss on a second axis."""
+    ax = _axes(ax, (7, 4))
+    t = history.t
+    for j in range(history.s):
+        ax.plot(t, history.rho[:, j], lw=1, label=f"rho_{j + 1}" if history.s <= 10 else None)
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.set_xlabel("t")
+    ax.set_ylabel("residual rho_j")
+    loss_ax = ax.twinx()
+    loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss")
+    loss_ax.set_ylabel("loss 1/2 |rho|^2")
+    if history.s <= 10:
+        ax.legend(loc="upper right", fontsize="x-small", ncol=2)
+    return ax
+
+
+def plot_ray_timeline(samples, history, sign=1, ax=None):
+    """State of every ray over a run for the given sign of r (red attractor, blue repulsor)."""
+    from matplotlib.colors import ListedColormap
+
+    ax = _axes(ax, (7, 3.5))
+    cls = attractors.classify_rays(samples, history.rho)
+    states = cls.state(sign)
+    code = np.select([states == attractors.ATTRACTOR, states == attractors.REPULSOR], [2, 0], 1)
+    cmap = ListedColormap([RAY_COLOURS[attractors.REPULSOR], RAY_COLOURS[attractors.CROSSING], RAY_COLOURS[attractors.ATTRACTOR]])
+    t = history.t
+    ax.pcolormesh(np.append(t, t[-1] + (t[-1] - t[-2] if t.size > 1 else 1.0)), np.arange(cls.angle.size + 1), code.T, cmap=cmap, vmin=0, vmax=2, shading="flat")
+    labels = [f"x{cls.sample[k] + 1} {'on' if samples.regions.switches_on[k] else 'off'}" for k in range(cls.angle.size)]
+    ax.set_yticks(np.arange(cls.angle.size) + 0.5, labels, fontsize="x-small")
+    ax.set_xlabel("t")
+    ax.set_title(f"ray states for r {'>' if sign > 0 else '<'} 0 (red attractor, blue repulsor)")
     return ax

@@ -17,11 +17,19 @@ def main(argv=None):
     big = sub.add_parser("bench-big", help="Euler steps at m = 1e8 with peak memory")
     big.add_argument("--m", type=float, default=1e8)
     big.add_argument("--steps", type=int, default=3)
+    att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
+    att.add_argument("--out", default="figures")
+    att.add_argument("--m", type=int, default=20_000)
+    att.add_argument("--t-end", type=float, default=20.0)
     args = parser.parse_args(argv)
     if args.command == "bench-field":
         from . import bench_field
 
         bench_field.run(m=int(args.m), s_values=args.s, ref_m=int(args.ref_m))
+    elif args.command == "attractors":
+        from . import attractor_figures
+
+        attractor_figures.run(out=args.out, m=args.m, t_end=args.t_end)
     elif args.command == "bench":
         from . import bench_particles
 
