@@ -9,6 +9,14 @@ from .evolution import Evolution
 from .kernels import particles as pk
 
 METHODS = ("euler", "heun", "rk4")
+# explicit Runge-Kutta schemes as Butcher coefficients (a, b)
+TABLEAUS = {
+    "heun": (np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5])),
+    "rk4": (
+        np.array([[0.0, 0, 0, 0], [0.5, 0, 0, 0], [0.0, 0.5, 0, 0], [0.0, 0, 1.0, 0]]),
+        np.array([1.0, 2.0, 2.0, 1.0]) / 6.0,
+    ),
+}
 LAYERS = ("a", "b", "c")
 
 
@@ -24,8 +32,8 @@ class ParticleSolver(Evolution):
         Time step on the mean-field clock. Gradient descent on L with step eta is ``euler`` with
         dt = eta / m.
     method : {"euler", "heun", "rk4"}
-        Explicit Runge-Kutta scheme of order 1, 2, 4. ``euler`` is one fused pass over the
-        particles per step; the others evaluate the field at each stage.
+        Explicit Runge-Kutta scheme of order 1, 2, 4: 1, 2 or 4 fused passes over the particles
+        per step, with no per-particle storage beyond (r, theta).
     tv : float
         lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
     delta, alpha : array_like (m,) and float, optional
@@ -120,22 +128,19 @@ class ParticleSolver(Evolution):
                 self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self._work, self._moments,
             )
             return h
-        r0 = self.r.astype(np.float64)
-        t0 = self.theta.astype(np.float64)
-        k1 = self.velocity()
-        if self.method == "heun":
-            k2 = self.velocity(r0 + h * k1[0], t0 + h * k1[1])
-            dr = 0.5 * (k1[0] + k2[0])
-            dth = 0.5 * (k1[1] + k2[1])
-        else:
-            k2 = self.velocity(r0 + 0.5 * h * k1[0], t0 + 0.5 * h * k1[1])
-            k3 = self.velocity(r0 + 0.5 * h * k2[0], t0 + 0.5 * h * k2[1])
-            k4 = self.velocity(r0 + h * k3[0], t0 + h * k3[1])
-            dr = (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]) / 6
-            dth = (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]) / 6
-        self.r[:] = r0 + h * dr
-        self.theta[:] = np.mod(t0 + h * dth, 2 * np.pi)
-        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
+        a, b = TABLEAUS[self.method]
+        g_stages = np.empty((b.size, reg.n_arcs, 2))
+        g_stages[0] = self._field()
+        moments = np.empty_like(self._moments)
+        for known in range(1, b.size + 1):
+            pk.runge_kutta_pass(
+                self.r, self.theta, reg.angles, reg.table, g_stages, a, b, known, h, self.tv,
+                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self._work, moments,
+            )
+            if known < b.size:
+                rho = field.residuals_from_moments(self.samples, moments, self.m)
+                g_stages[known] = field.arc_fields(self.samples, rho)
+        self._moments = moments
         return h
 
 

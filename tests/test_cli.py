@@ -11,15 +11,36 @@ from meanfield.defaults import default_samples
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_prints_residuals_and_writes_figure(tmp_path, capsys):
+def test_demo_trains_prints_residuals_and_writes_figure(tmp_path, capsys):
+    import solvers
+
     out = tmp_path / "demo.png"
-    assert main(["demo", "--m", "2000", "--out", str(out)]) == 0
+    assert main(["demo", "--m", "2000", "--t-end", "1", "--quiet", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     samples = default_samples()
     r, theta = mf.defaults.default_particles(2000, seed=0)
-    rho = mf.residuals(samples, r, theta)
-    assert f"{rho[0]:10.4f}" in text and "loss L" in text
+    trained = solvers.ParticleSolver(samples, r, theta, dt=0.01).run(t_end=1.0)
+    assert f"{mf.residuals(samples, r, theta)[0]:10.4f}" in text
+    assert f"{trained.residuals()[0]:9.4f}" in text
+    assert f"-> {trained.loss():.6g}" in text
     assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_too_large_step_warns(tmp_path, capsys):
+    assert main(["--m", "500", "--dt", "5", "--t-end", "500", "--quiet", "--out", str(tmp_path / "x.png")]) == 0
+    assert "warning: the loss increased" in capsys.readouterr().err
+
+
+def test_divergence_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import solvers
+
+    def diverge(self, **kwargs):
+        raise solvers.DivergenceError("the state is no longer finite at step 3 (t = 0.03)")
+
+    monkeypatch.setattr(solvers.ParticleSolver, "run", diverge)
+    assert main(["--m", "100", "--quiet", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the state is no longer finite at step 3") and "smaller --dt" in err
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

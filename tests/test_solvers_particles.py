@@ -210,3 +210,27 @@ def test_copy_false_owns_the_arrays(problem):
     assert solver.r is r and solver.theta is theta
     copied = solvers.ParticleSolver(samples, *problem[1:], dt=0.01).run(steps=3)
     assert np.array_equal(copied.r, r) and np.array_equal(copied.theta, theta)
+
+
+@pytest.mark.parametrize("method", ["heun", "rk4"])
+def test_fused_runge_kutta_equals_stagewise_evaluation(problem, rng, method):
+    """The fused passes give the scheme evaluated stage by stage with the public velocity()."""
+    from solvers.particles import TABLEAUS
+
+    samples, r, theta = problem
+    delta = rng.normal(0, 1, r.size)
+    for kwargs in (dict(), dict(delta=delta, alpha=float(r.size)), dict(tv=0.05)):
+        h = 0.01 if "delta" not in kwargs else 0.001
+        solver = solvers.ParticleSolver(samples, r, theta, dt=h, method=method, **kwargs)
+        probe = solvers.ParticleSolver(samples, r, theta, dt=h, **kwargs)
+        a, b = TABLEAUS[method]
+        w0 = (probe.r.copy(), probe.theta.copy())
+        ks = []
+        for s in range(b.size):
+            point = [w0[d] + h * sum(a[s, l] * ks[l][d] for l in range(s)) for d in range(2)]
+            ks.append(probe.velocity(*point))
+        expected = [w0[d] + h * sum(b[l] * ks[l][d] for l in range(b.size)) for d in range(2)]
+        solver.run(steps=1)
+        np.testing.assert_allclose(solver.r, expected[0], rtol=0, atol=1e-12)
+        assert np.abs(np.mod(solver.theta - expected[1] + np.pi, 2 * np.pi) - np.pi).max() < 1e-12
+        np.testing.assert_allclose(solver.residuals(), mf.residuals(samples, *expected), atol=1e-12)

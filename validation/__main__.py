@@ -21,6 +21,12 @@ def main(argv=None):
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
     att.add_argument("--t-end", type=float, default=20.0)
+    limit = sub.add_parser("mean-field", help="finite particles vs the histogram solver: error against m")
+    limit.add_argument("--case", default="gaussian-4", choices=["gaussian-4", "uniform-sine8"])
+    limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
+    limit.add_argument("--seeds", type=int, default=3)
+    limit.add_argument("--grid", type=int, nargs=2, default=[400, 800], metavar=("N_R", "N_THETA"))
+    limit.add_argument("--figure", default="mean_field_limit.png")
     args = parser.parse_args(argv)
     if args.command == "bench-field":
         from . import bench_field
@@ -30,6 +36,10 @@ def main(argv=None):
         from . import attractor_figures
 
         attractor_figures.run(out=args.out, m=args.m, t_end=args.t_end)
+    elif args.command == "mean-field":
+        from . import mean_field_limit
+
+        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), tuple(args.grid), figure=args.figure)
     elif args.command == "bench":
         from . import bench_particles
 

@@ -34,6 +34,18 @@ def delta_metric(r, delta, q_per_r, m_over_alpha_sq):
     return m_over_alpha_sq * root, p_th
 
 
+@kernel(inline=True)
+def particle_field(ri, co, si, g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m):
+    """(dr/dt, dth/dt) of one particle with r = ri, (cos th, sin th) = (co, si), on arc k."""
+    vr = -(g[k, 0] * co + g[k, 1] * si) - tv * sign(ri)
+    vt = -ri * (g[k, 1] * co - g[k, 0] * si)
+    if use_metric:
+        p_r, p_th = delta_metric(ri, delta_i, q_per_r, m_over_alpha_sq)
+        vr *= p_r * inv_m
+        vt *= p_th * inv_m
+    return vr, vt
+
+
 @kernel(parallel=True)
 def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_alpha_sq, inv_m, work, moments):
     """One explicit Euler step of the canonical flow, in place, and the moments of the new state.
@@ -66,12 +78,8 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
                 t = wrap_angle(theta[i])
                 k = locate_wrapped(t, angles, table)
                 ri = float(r[i])
-                vr = -(g[k, 0] * cs[j] + g[k, 1] * sn[j]) - tv * sign(ri)
-                vt = -ri * (g[k, 1] * cs[j] - g[k, 0] * sn[j])
-                if use_metric:
-                    p_r, p_th = delta_metric(ri, delta[i], q_per_r, m_over_alpha_sq)
-                    vr *= p_r * inv_m
-                    vt *= p_th * inv_m
+                delta_i = delta[i] if use_metric else 0.0
+                vr, vt = particle_field(ri, cs[j], sn[j], g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
                 r[i] = ri + dt * vr
                 theta[i] = wrap_angle(t + dt * vt)
                 if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
@@ -86,6 +94,69 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
                     k = locate_wrapped(t_new[j], angles, table)
                 buf[k, 0] += r_new[j] * cs[j]
                 buf[k, 1] += r_new[j] * sn[j]
+    reduce_chunks(work, moments)
+
+
+@kernel(parallel=True)
+def runge_kutta_pass(r, theta, angles, table, g_stages, a, b, known, h, tv, delta, q_per_r, m_over_alpha_sq, inv_m, work, moments):
+    """One fused pass of an explicit Runge-Kutta step (Butcher coefficients ``a``, ``b``).
+
+    ``g_stages[s]`` is the arc field of stage s for s < ``known``. Each particle recomputes its
+    stage velocities k_0 .. k_{known-1} from its state (bitwise the same in every pass), then
+      known < S: accumulates the moments of the stage point w + h sum_l a[known, l] k_l;
+      known == S: moves to w + h sum_l b_l k_l in place and accumulates the new moments.
+    An S-stage step is S passes and needs no per-particle storage.
+    """
+    m = r.size
+    stages = b.size
+    use_metric = delta.size > 0
+    nchunk = work.shape[0]
+    size = (m + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        buf = work[c]
+        buf[:, :] = 0.0
+        sn = np.empty(BLOCK)
+        cs = np.empty(BLOCK)
+        r_s = np.empty(BLOCK)
+        t_s = np.empty(BLOCK)
+        k_r = np.empty((stages, BLOCK))
+        k_t = np.empty((stages, BLOCK))
+        hi = min(m, (c + 1) * size)
+        for start in range(c * size, hi, BLOCK):
+            count = min(BLOCK, hi - start)
+            for s in range(known + 1):
+                final = s == stages
+                for j in range(count):
+                    i = start + j
+                    rr = float(r[i])
+                    tt = float(theta[i])
+                    for l in range(s):
+                        coef = b[l] if final else a[s, l]
+                        rr += h * coef * k_r[l, j]
+                        tt += h * coef * k_t[l, j]
+                    tt = wrap_angle(tt)
+                    if final:
+                        r[i] = rr
+                        theta[i] = tt
+                        if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
+                            theta[i] = 0.0
+                        rr = float(r[i])
+                        tt = float(theta[i])
+                    r_s[j] = rr
+                    t_s[j] = tt
+                sincos_block(t_s, 0, count, sn, cs)
+                if s == known:  # the point whose moments this pass computes
+                    for j in range(count):
+                        k = locate_wrapped(t_s[j], angles, table)
+                        buf[k, 0] += r_s[j] * cs[j]
+                        buf[k, 1] += r_s[j] * sn[j]
+                else:
+                    for j in range(count):
+                        k = locate_wrapped(t_s[j], angles, table)
+                        delta_i = delta[start + j] if use_metric else 0.0
+                        vr, vt = particle_field(r_s[j], cs[j], sn[j], g_stages[s], k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
+                        k_r[s, j] = vr
+                        k_t[s, j] = vt
     reduce_chunks(work, moments)
 
 

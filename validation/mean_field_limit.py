@@ -1,0 +1,146 @@
+"""Finite particles against the mean-field limit.
+
+Runs the particle solver for several m and seeds and the histogram solver from the same initial
+law, records the residuals at common times (mean-field clock), and reports
+
+    E_seeds max_t max_j |rho_m(t) - rho_inf(t)|
+
+against m with its fitted log-log slope (propagation of chaos predicts -1/2), the seed-to-seed
+spread at the largest m, and the histogram's distance to the seed mean of the largest-m runs.
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import meanfield as mf
+import solvers
+
+
+@dataclass
+class Case:
+    """A comparison problem: samples, an initial law (sampler and density) and a horizon."""
+
+    name: str
+    samples: mf.Samples
+    sample: callable  # (m, seed) -> (r, theta)
+    density: callable  # (r, theta) -> density w.r.t. dr dtheta
+    r_max: float
+    t_end: float
+    record_dt: float = 0.25
+    particle_dt: float = 0.01
+
+
+def gaussian_case(sigma=0.5):
+    """Four samples of alternating sign; r ~ N(0, sigma^2), theta ~ U[0, 2 pi)."""
+    samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
+    density = lambda r, th: np.exp(-(r**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2) / (2 * np.pi) + 0 * th  # noqa: E731
+    sample = lambda m, seed: solvers.init.gaussian_uniform(m, sigma=sigma, rng=seed)  # noqa: E731
+    return Case("gaussian-4", samples, sample, density, r_max=6 * sigma, t_end=6.0)
+
+
+def uniform_case(width=1.0):
+    """The default sine8 samples; r ~ U(-width, width), theta ~ U[0, 2 pi)."""
+    from meanfield.defaults import default_samples
+
+    def sample(m, seed):
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-width, width, m), rng.uniform(0, 2 * np.pi, m)
+
+    density = lambda r, th: np.where(np.abs(r) < width, 1 / (2 * width * 2 * np.pi), 0.0) + 0 * th  # noqa: E731
+    return Case("uniform-sine8", default_samples(), sample, density, r_max=2.5 * width, t_end=3.0, particle_dt=0.005)
+
+
+CASES = {"gaussian-4": gaussian_case, "uniform-sine8": uniform_case}
+
+
+def record_times(case):
+    return np.round(np.arange(0.0, case.t_end + 1e-9, case.record_dt), 12)
+
+
+def particle_history(case, m, seed, method="heun"):
+    r, theta = case.sample(m, seed)
+    solver = solvers.ParticleSolver(case.samples, r, theta, dt=case.particle_dt, method=method, record_every=10**9, copy=False)
+    rho = [solver.residuals()]
+    for t in record_times(case)[1:]:
+        rho.append(solver.run(t_end=t).residuals())
+    return np.array(rho), solver
+
+
+def histogram_history(case, n_r, n_theta):
+    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, record_every=10**9)
+    rho = [solver.residuals()]
+    for t in record_times(case)[1:]:
+        rho.append(solver.run(t_end=t).residuals())
+    return np.array(rho), solver
+
+
+@dataclass
+class Result:
+    case: str
+    m_values: list
+    errors: dict = field(default_factory=dict)  # m -> list over seeds of max_t max_j |rho_m - rho_inf|
+    slope: float = float("nan")
+    spread: float = float("nan")
+    hist_gap: float = float("nan")
+
+
+def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), seeds=(0, 1, 2), grid=(400, 800), figure=None, verbose=True):
+    case = CASES[case_name]()
+    start = time.perf_counter()
+    rho_inf, hist = histogram_history(case, *grid)
+    t_hist = time.perf_counter() - start
+    say = print if verbose else (lambda *a, **k: None)
+    say(f"case {case.name}: s = {case.samples.s}, t_end = {case.t_end} (mean-field clock); histogram {grid[0]} x {grid[1]} "
+        f"in {t_hist:.2f} s, {hist.step} steps, ray mass {hist.mass()['rays']:.3f}")
+    result = Result(case.name, list(m_values))
+    largest = {}
+    for m in m_values:
+        result.errors[m] = []
+        for seed in seeds:
+            start = time.perf_counter()
+            rho_m, _ = particle_history(case, m, seed)
+            elapsed = time.perf_counter() - start
+            result.errors[m].append(float(np.abs(rho_m - rho_inf).max()))
+            if m == max(m_values):
+                largest[seed] = (rho_m, elapsed)
+        say(f"  m = {m:8.0e}: E max_t |rho_m - rho_inf| = {np.mean(result.errors[m]):.3e}  (seeds: {', '.join(f'{e:.2e}' for e in result.errors[m])})")
+    logm = np.log(np.array(m_values, dtype=float))
+    loge = np.log([np.mean(result.errors[m]) for m in m_values])
+    result.slope = float(np.polyfit(logm, loge, 1)[0])
+    big = np.array([largest[s][0] for s in seeds])
+    mean = big.mean(axis=0)
+    result.spread = float(np.mean([np.abs(b - mean).max() for b in big]))
+    result.hist_gap = float(np.abs(rho_inf - mean).max())
+    t_particles = np.mean([largest[s][1] for s in seeds])
+    say(f"fitted slope {result.slope:.3f} (theory -0.5)")
+    say(f"m = {max(m_values):.0e}: seed spread E max_t |rho_seed - seed mean| = {result.spread:.2e}; "
+        f"histogram vs seed mean {result.hist_gap:.2e} = {result.hist_gap / result.spread:.2f} x spread")
+    say(f"wall time: particles (m = {max(m_values):.0e}, heun, dt = {case.particle_dt}) {t_particles:.1f} s per run; histogram {t_hist:.2f} s; "
+        f"ratio {t_particles / t_hist:.0f}x")
+    if figure:
+        _figure(result, figure)
+        say(f"figure: {figure}")
+    return result
+
+
+def _figure(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.array(result.m_values, dtype=float)
+    mean = np.array([np.mean(result.errors[k]) for k in result.m_values])
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k in result.m_values:
+        ax.plot([k] * len(result.errors[k]), result.errors[k], ".", color="0.6")
+    ax.loglog(m, mean, "o-", label=f"mean over seeds (slope {result.slope:.2f})")
+    ax.loglog(m, mean[0] * (m / m[0]) ** -0.5, "k--", lw=0.8, label="slope -1/2")
+    ax.set_xlabel("number of particles m")
+    ax.set_ylabel("max_t max_j |rho_m - rho_inf|")
+    ax.set_title(result.case)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
