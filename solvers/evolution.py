@@ -34,6 +34,11 @@ class Evolution:
         """Residuals rho_j = f(x_j) - y_j of the current state, shape (s,) (O(s))."""
         return field.residuals_from_moments(self.samples, self._moments, self._norm)
 
+    def loss(self):
+        """L = 1/2 |rho|^2 of the current state."""
+        rho = self.residuals()
+        return 0.5 * float(rho @ rho)
+
     def _field(self):
         """Per-arc field vectors g_k of the current residuals."""
         return field.arc_fields(self.samples, self.residuals())

@@ -84,8 +84,9 @@ class HistogramSolver(Evolution):
 
     Mass on boundary rays is carried explicitly (``ray_mass``): the angular field jumps there, and
     mass that reaches an attracting ray stays on it and slides in r with the (continuous) radial
-    velocity, as the Filippov solution does. See :func:`solvers.kernels.histogram.theta_transport`
-    for what a ray does when it stops attracting.
+    velocity, as the Filippov solution does. A ray whose flow turns to crossing releases its mass
+    downstream; a ray that turns repulsive keeps it (see
+    :func:`solvers.kernels.histogram.theta_transport` for why).
     """
 
     def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, cfl=0.9, record_every=1, rng=None):
@@ -181,11 +182,6 @@ class HistogramSolver(Evolution):
         self.outflow += float(out_cell.sum() + out_ray.sum())
         self._moments = self._compute_moments()
         return h
-
-    def loss(self):
-        """L = 1/2 |rho|^2."""
-        rho = self.residuals()
-        return 0.5 * float(rho @ rho)
 
     def mass(self):
         """Mass budget: on the grid cells, on the rays, out through |r| = r_max, and their total,

@@ -100,8 +100,7 @@ class ParticleSolver(Evolution):
 
     def loss(self):
         """L = 1/2 |rho|^2 + tv * mean |r| of the current state."""
-        rho = self.residuals()
-        value = 0.5 * float(rho @ rho)
+        value = super().loss()
         if self.tv:
             value += self.tv * float(np.abs(self.r).astype(np.float64).mean())
         return value
@@ -197,11 +196,6 @@ class FullParticleSolver(Evolution):
     @property
     def _norm(self):
         return self.alpha
-
-    def loss(self):
-        """L = 1/2 |rho|^2."""
-        rho = self.residuals()
-        return 0.5 * float(rho @ rho)
 
     def delta(self):
         """Invariants delta_i = c_i^2 - a_i^2 - b_i^2 (Lemma 3)."""

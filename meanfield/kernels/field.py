@@ -23,6 +23,13 @@ def n_chunks(m):
     return int(min(CHUNK_MAX_COUNT, max(1, -(-m // CHUNK_MIN))))
 
 
+@kernel(inline=True)
+def chunk_bounds(c, m, nchunk):
+    """Particles [lo, hi) of reduction chunk c of nchunk over m particles."""
+    size = (m + nchunk - 1) // nchunk
+    return c * size, min(m, (c + 1) * size)
+
+
 @kernel(parallel=True)
 def reduce_chunks(work, out):
     """out[k, :] = sum over chunks c (in chunk order) of work[c, k, :]; parallel over arcs."""
@@ -42,16 +49,13 @@ def arc_moments(r, theta, angles, table, work, out):
 
     ``work`` is a (n_chunks(m), 2s, 2) float64 workspace.
     """
-    m = r.size
-    nchunk = work.shape[0]
-    size = (m + nchunk - 1) // nchunk
-    for c in prange(nchunk):
+    for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
         sn = np.empty(BLOCK)
         cs = np.empty(BLOCK)
-        hi = min(m, (c + 1) * size)
-        for start in range(c * size, hi, BLOCK):
+        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             sincos_block(theta, start, count, sn, cs)
             for j in range(count):

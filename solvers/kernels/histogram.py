@@ -17,10 +17,12 @@ def theta_transport(M, R, new_M, new_R, rc, width, cell_arc, face_ray, t_face, g
 
     Interior faces: upwind. Faces on a boundary ray q, with u_L, u_R the angular velocities on the
     two sides (-r <g, t> with the g of each side):
-      both > 0 (or both < 0): the flow crosses; ray mass is released downstream;
+      both > 0 (or both < 0): the flow crosses; ray mass is released downstream (0 is not in
+      the convex hull of the two velocities: no Filippov solution stays on the ray);
       u_L >= 0 >= u_R: the ray attracts (one side may be dead, u = 0): both sides feed R[i, q];
-      u_L <= 0 <= u_R, not both 0: the ray repels; its mass is split between the two cells in
-      proportion to the outward speeds |u_L| : |u_R|.
+      u_L <= 0 <= u_R: the ray repels; no flux crosses it, and the mass on it stays (0 is in the
+      convex hull: staying is a Filippov solution, and it is the one that particle systems converge
+      to as the time step goes to 0, since the repelling speeds grow from 0 when a ray turns).
     """
     n_r, n_c = M.shape
     for i in prange(n_r):
@@ -59,11 +61,6 @@ def theta_transport(M, R, new_M, new_R, rc, width, cell_arc, face_ray, t_face, g
                 new_M[i, left] -= x_left
                 new_M[i, f] -= x_right
                 new_R[i, q] += x_left + x_right
-            else:
-                share_left = -u_left / (u_right - u_left)
-                new_M[i, left] += share_left * on_ray
-                new_M[i, f] += (1.0 - share_left) * on_ray
-                new_R[i, q] -= on_ray
 
 
 @kernel

@@ -11,7 +11,7 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
-from meanfield.kernels.field import BLOCK, reduce_chunks, sign
+from meanfield.kernels.field import BLOCK, chunk_bounds, reduce_chunks, sign
 from meanfield.kernels.trig import sincos_block
 
 
@@ -57,11 +57,8 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
     sin/cos of the new angles (vectorised), then the moments; the new arc is searched only when a
     particle has left its old one.
     """
-    m = r.size
     use_metric = delta.size > 0
-    nchunk = work.shape[0]
-    size = (m + nchunk - 1) // nchunk
-    for c in prange(nchunk):
+    for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
         sn = np.empty(BLOCK)
@@ -69,8 +66,8 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
         r_new = np.empty(BLOCK)
         t_new = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
-        hi = min(m, (c + 1) * size)
-        for start in range(c * size, hi, BLOCK):
+        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             sincos_block(theta, start, count, sn, cs)
             for j in range(count):
@@ -107,12 +104,9 @@ def runge_kutta_pass(r, theta, angles, table, g_stages, a, b, known, h, tv, delt
       known == S: moves to w + h sum_l b_l k_l in place and accumulates the new moments.
     An S-stage step is S passes and needs no per-particle storage.
     """
-    m = r.size
     stages = b.size
     use_metric = delta.size > 0
-    nchunk = work.shape[0]
-    size = (m + nchunk - 1) // nchunk
-    for c in prange(nchunk):
+    for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
         sn = np.empty(BLOCK)
@@ -121,8 +115,8 @@ def runge_kutta_pass(r, theta, angles, table, g_stages, a, b, known, h, tv, delt
         t_s = np.empty(BLOCK)
         k_r = np.empty((stages, BLOCK))
         k_t = np.empty((stages, BLOCK))
-        hi = min(m, (c + 1) * size)
-        for start in range(c * size, hi, BLOCK):
+        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             for s in range(known + 1):
                 final = s == stages
@@ -169,13 +163,11 @@ def _arc_of_neuron(a, b, angles, table):
 @kernel(parallel=True)
 def full_moments(a, b, c, angles, table, work, moments):
     """Per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
-    m = a.size
-    nchunk = work.shape[0]
-    size = (m + nchunk - 1) // nchunk
-    for ch in prange(nchunk):
+    for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
-        for i in range(ch * size, min(m, (ch + 1) * size)):
+        lo, hi = chunk_bounds(ch, a.size, work.shape[0])
+        for i in range(lo, hi):
             ai = float(a[i])
             bi = float(b[i])
             ci = float(c[i])
@@ -192,13 +184,11 @@ def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c,
     For neuron i on arc k: dL/dc = <g_k, (a, -b)> / alpha, dL/da = c g_k[0] / alpha,
     dL/db = -c g_k[1] / alpha. Untrained layers stay fixed. Accumulates the moments of the new state.
     """
-    m = a.size
-    nchunk = work.shape[0]
-    size = (m + nchunk - 1) // nchunk
-    for ch in prange(nchunk):
+    for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
-        for i in range(ch * size, min(m, (ch + 1) * size)):
+        lo, hi = chunk_bounds(ch, a.size, work.shape[0])
+        for i in range(lo, hi):
             ai = float(a[i])
             bi = float(b[i])
             ci = float(c[i])
