@@ -49,6 +49,7 @@ class CylinderGrid:
         self.ray_arc = reg.locate(rays)
         self.mean_d = np.stack([np.sin(ends) - np.sin(self.faces), np.cos(self.faces) - np.cos(ends)], axis=1) / self.width[:, None]
         self.t_face = np.stack([-np.sin(self.faces), np.cos(self.faces)], axis=1)
+        self.t_face_right = np.roll(self.t_face, -1, axis=0)  # t at the right face of each cell
         self.ray_d = np.stack([np.cos(rays), np.sin(rays)], axis=1)
 
     @property
@@ -102,6 +103,12 @@ class HistogramSolver(Evolution):
         self.ray_mass = np.zeros((self.grid.rc.size, self.grid.ray_angle.size))
         self.outflow = 0.0
         self.initial_mass = 1.0 if density is None else float(self.mass_cells.sum())
+        # the next state is built in these buffers, then swapped in: no allocation per step
+        self._next_cells = np.empty_like(self.mass_cells)
+        self._next_rays = np.empty_like(self.ray_mass)
+        self._staying = np.empty_like(self.ray_mass)
+        self._out_cell = np.empty(self.grid.faces.size)
+        self._out_ray = np.empty(self.grid.ray_angle.size)
         self._moments = self._compute_moments()
 
     @classmethod
@@ -157,8 +164,9 @@ class HistogramSolver(Evolution):
         grid = self.grid
         g = self._field() if g is None else g
         v_cell, v_ray = self._velocities(g)
-        t_left = np.abs(np.einsum("cd,cd->c", g[grid.cell_arc], grid.t_face))
-        t_right = np.abs(np.einsum("cd,cd->c", g[grid.cell_arc], np.roll(grid.t_face, -1, axis=0)))
+        g_cell = g[grid.cell_arc]
+        t_left = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face))
+        t_right = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face_right))
         r_out = grid.r_max - 0.5 * grid.dr
         rate = np.abs(v_cell) / grid.dr + r_out * (t_left + t_right) / grid.width
         rate_max = max(rate.max(), np.abs(v_ray).max() / grid.dr if v_ray.size else 0.0)
@@ -169,17 +177,16 @@ class HistogramSolver(Evolution):
         h = min(h, self.stable_step(g))
         grid = self.grid
         v_cell, v_ray = self._velocities(g)
-        new_cells = self.mass_cells.copy()
-        new_rays = self.ray_mass.copy()
+        new_cells, new_rays, staying = self._next_cells, self._next_rays, self._staying
+        np.copyto(new_cells, self.mass_cells)
+        np.copyto(new_rays, self.ray_mass)
         hk.theta_transport(self.mass_cells, self.ray_mass, new_cells, new_rays, grid.rc, grid.width, grid.cell_arc, grid.face_ray, grid.t_face, g, h)
-        out_cell = np.empty(grid.faces.size)
-        out_ray = np.empty(grid.ray_angle.size)
-        hk.r_transport(self.mass_cells, new_cells, v_cell, h / grid.dr, out_cell)
-        staying = new_rays.copy()
-        hk.r_transport(staying, new_rays, v_ray, h / grid.dr, out_ray)
-        self.mass_cells = new_cells
-        self.ray_mass = new_rays
-        self.outflow += float(out_cell.sum() + out_ray.sum())
+        hk.r_transport(self.mass_cells, new_cells, v_cell, h / grid.dr, self._out_cell)
+        np.copyto(staying, new_rays)
+        hk.r_transport(staying, new_rays, v_ray, h / grid.dr, self._out_ray)
+        self._next_cells, self.mass_cells = self.mass_cells, new_cells
+        self._next_rays, self.ray_mass = self.ray_mass, new_rays
+        self.outflow += float(self._out_cell.sum() + self._out_ray.sum())
         self._moments = self._compute_moments()
         return h
 
