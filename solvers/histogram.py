@@ -73,7 +73,9 @@ class HistogramSolver(Evolution):
     samples : meanfield.Samples
     density : callable
         Vectorised initial probability density w.r.t. dr dtheta, ``density(r, theta)``; cell masses
-        are 3 x 3 Gauss-Legendre integrals. Mass outside |r| < r_max is reported, not kept.
+        are 3 x 3 Gauss-Legendre integrals, exact to high order for smooth densities. Put the jumps
+        of a discontinuous density on cell faces (r = -r_max + k * 2 r_max / n_r): a jump inside a
+        cell gives that cell's mass an O(1) relative error. Mass outside |r| < r_max is reported.
     n_r, n_theta, r_max : grid (see :class:`CylinderGrid`).
     cfl : float
         Fraction of the stability limit used by the adaptive time step (<= 1 keeps positivity).

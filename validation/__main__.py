@@ -22,7 +22,7 @@ def main(argv=None):
     att.add_argument("--m", type=int, default=20_000)
     att.add_argument("--t-end", type=float, default=20.0)
     limit = sub.add_parser("mean-field", help="finite particles vs the histogram solver: error against m")
-    limit.add_argument("--case", default="gaussian-4", choices=["gaussian-4", "uniform-sine8"])
+    limit.add_argument("--case", default="gaussian-4", choices=["gaussian-4", "biweight-sine8"])
     limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
     limit.add_argument("--seeds", type=int, default=3)
     limit.add_argument("--grid", type=int, nargs=2, default=[400, 800], metavar=("N_R", "N_THETA"))
