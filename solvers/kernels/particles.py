@@ -160,6 +160,14 @@ def _arc_of_neuron(a, b, angles, table):
     return locate_wrapped(wrap_angle(math.atan2(-b, a)), angles, table)
 
 
+@kernel(inline=True)
+def _add_neuron(buf, a, b, c, angles, table):
+    """Add the moment c (a, -b) of the neuron c [a x - b]_+ to its arc's row of buf."""
+    k = _arc_of_neuron(a, b, angles, table)
+    buf[k, 0] += c * a
+    buf[k, 1] -= c * b
+
+
 @kernel(parallel=True)
 def full_moments(a, b, c, angles, table, work, moments):
     """Per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
@@ -168,12 +176,7 @@ def full_moments(a, b, c, angles, table, work, moments):
         buf[:, :] = 0.0
         lo, hi = chunk_bounds(ch, a.size, work.shape[0])
         for i in range(lo, hi):
-            ai = float(a[i])
-            bi = float(b[i])
-            ci = float(c[i])
-            k = _arc_of_neuron(ai, bi, angles, table)
-            buf[k, 0] += ci * ai
-            buf[k, 1] -= ci * bi
+            _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), angles, table)
     reduce_chunks(work, moments)
 
 
@@ -201,12 +204,7 @@ def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c,
                 b[i] = bi + lr_over_alpha * ci * g1
             if train_c:
                 c[i] = ci - lr_over_alpha * (g0 * ai - g1 * bi)
-            an = float(a[i])
-            bn = float(b[i])
-            cn = float(c[i])
-            kn = _arc_of_neuron(an, bn, angles, table)
-            buf[kn, 0] += cn * an
-            buf[kn, 1] -= cn * bn
+            _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), angles, table)
     reduce_chunks(work, moments)
 
 
