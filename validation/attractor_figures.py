@@ -6,7 +6,6 @@ figures of :mod:`meanfield.plots` to ``out``.
 """
 from pathlib import Path
 
-import numpy as np
 
 import meanfield as mf
 import solvers
