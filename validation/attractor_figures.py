@@ -6,7 +6,6 @@ figures of :mod:`meanfield.plots` to ``out``.
 """
 from pathlib import Path
 
-
 import meanfield as mf
 import solvers
 from meanfield import plots
