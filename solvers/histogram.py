@@ -161,11 +161,13 @@ class HistogramSolver(Evolution):
         v_ray = -np.einsum("qd,qd->q", g[grid.ray_arc], grid.ray_d)
         return v_cell, v_ray
 
-    def stable_step(self, g=None):
+    def stable_step(self):
         """Largest step for which every cell (and ray) loses at most cfl of its mass."""
+        g = self._field()
+        return self._stable_step(g, *self._velocities(g))
+
+    def _stable_step(self, g, v_cell, v_ray):
         grid = self.grid
-        g = self._field() if g is None else g
-        v_cell, v_ray = self._velocities(g)
         g_cell = g[grid.cell_arc]
         t_left = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face))
         t_right = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face_right))
@@ -176,9 +178,9 @@ class HistogramSolver(Evolution):
 
     def _advance(self, h):
         g = self._field()
-        h = min(h, self.stable_step(g))
-        grid = self.grid
         v_cell, v_ray = self._velocities(g)
+        h = min(h, self._stable_step(g, v_cell, v_ray))
+        grid = self.grid
         new_cells, new_rays, staying = self._next_cells, self._next_rays, self._staying
         np.copyto(new_cells, self.mass_cells)
         np.copyto(new_rays, self.ray_mass)

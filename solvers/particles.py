@@ -108,13 +108,7 @@ class ParticleSolver(Evolution):
     def velocity(self, r=None, theta=None):
         """(dr/dt, dtheta/dt) at the current state, or at a given one, in this solver's flow."""
         r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
-        reg = self.samples.regions
-        moments = np.empty((reg.n_arcs, 2))
-        fk.arc_moments(r, theta, reg.angles, reg.table, self._work, moments)
-        g = field.arc_fields(self.samples, field.residuals_from_moments(self.samples, moments, self.m))
-        vr = np.empty(r.size)
-        vt = np.empty(r.size)
-        fk.particle_velocity(r, theta, reg.angles, reg.table, g, self.tv, vr, vt)
+        vr, vt = field.velocity(self.samples, r, theta, tv=self.tv)
         if self.delta.size:
             pk.apply_metric(r, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, vr, vt)
         return vr, vt
