@@ -51,6 +51,10 @@ class CylinderGrid:
         self.t_face = np.stack([-np.sin(self.faces), np.cos(self.faces)], axis=1)
         self.t_face_right = np.roll(self.t_face, -1, axis=0)  # t at the right face of each cell
         self.ray_d = np.stack([np.cos(rays), np.sin(rays)], axis=1)
+        self.ray_face = np.flatnonzero(self.face_ray >= 0)
+        self.inv_width = 1.0 / self.width
+        on_ray = self.face_ray >= 0
+        self.has_slope = (~on_ray & ~np.roll(on_ray, -1)).astype(np.float64)
 
     @property
     def shape(self):
@@ -65,6 +69,21 @@ class CylinderGrid:
         return np.clip(i, 0, self.rc.size - 1), c, inside
 
 
+class _StepState:
+    """What a step needs from one state: moments, residuals, field, speeds, stability rate."""
+
+    def __init__(self, n_arcs, s, n_cells, n_rays):
+        self.shape = (n_arcs, s, n_cells, n_rays)
+        self.moments = np.zeros((n_arcs, 2))
+        self.rho = np.zeros(s)
+        self.g = np.zeros((n_arcs, 2))
+        self.w = np.zeros(n_cells)
+        self.w_ray = np.zeros((n_rays, 2))
+        self.v_cell = np.zeros(n_cells)
+        self.v_ray = np.zeros(n_rays)
+        self.rate = 0.0
+
+
 class HistogramSolver(Evolution):
     """The mean-field limit m -> infinity on a grid: finite volumes for the continuity equation.
 
@@ -77,6 +96,10 @@ class HistogramSolver(Evolution):
         of a discontinuous density on cell faces (r = -r_max + k * 2 r_max / n_r): a jump inside a
         cell gives that cell's mass an O(1) relative error. Mass outside |r| < r_max is reported.
     n_r, n_theta, r_max : grid (see :class:`CylinderGrid`).
+    order : {1, 2}
+        1: first-order upwind fluxes and forward Euler. 2: MUSCL (linear reconstruction with the
+        MC limiter, none next to a boundary ray) and Heun's method (SSP-RK2); second order where
+        the density is smooth, and half the stability limit per stage.
     cfl : float
         Fraction of the stability limit used by the adaptive time step (<= 1 keeps positivity).
     tv : float
@@ -92,14 +115,17 @@ class HistogramSolver(Evolution):
     :func:`solvers.kernels.histogram.theta_transport` for why).
     """
 
-    def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, cfl=0.9, record_every=1, rng=None):
+    def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, record_every=1, rng=None):
         super().__init__(samples, record_every=record_every, rng=rng)
         if tv != 0.0:
             raise ValueError("the histogram solver supports tv = 0 only (the TV term makes r = 0 sticky)")
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 (upwind, forward Euler) or 2 (MUSCL, Heun), got {order}")
         if not 0 < cfl <= 1:
             raise ValueError(f"cfl must be in (0, 1], got {cfl}")
         self.grid = CylinderGrid(samples, n_r, n_theta, r_max)
         self.cfl = float(cfl)
+        self.order = int(order)
         self.dt = np.inf  # steps are CFL-limited; run(t_end) shortens the last one
         self.mass_cells = np.zeros(self.grid.shape) if density is None else self._integrate(density)
         self.ray_mass = np.zeros((self.grid.rc.size, self.grid.ray_angle.size))
@@ -109,9 +135,14 @@ class HistogramSolver(Evolution):
         self._next_cells = np.empty_like(self.mass_cells)
         self._next_rays = np.empty_like(self.ray_mass)
         self._staying = np.empty_like(self.ray_mass)
-        self._out_cell = np.empty(self.grid.faces.size)
-        self._out_ray = np.empty(self.grid.ray_angle.size)
-        self._moments = self._compute_moments()
+        self._stage_cells = np.empty_like(self.mass_cells) if order == 2 else None
+        self._stage_rays = np.empty_like(self.ray_mass) if order == 2 else None
+        self._out_cells = np.empty((2, self.grid.faces.size))
+        self._out_rays = np.empty(self.grid.ray_angle.size)
+        # what a step needs from the current state (``_now``) and from Heun's first stage
+        shape = (samples.regions.n_arcs, samples.s, self.grid.faces.size, self.grid.ray_angle.size)
+        self._now, self._stage = _StepState(*shape), _StepState(*shape)
+        self._refresh(self._now, self.mass_cells, self.ray_mass)
 
     @classmethod
     def from_particles(cls, samples, r, theta, *, n_r, n_theta, r_max, **kwargs):
@@ -121,7 +152,7 @@ class HistogramSolver(Evolution):
         i, c, inside = solver.grid.cells_of(r, theta)
         np.add.at(solver.mass_cells, (i[inside], c[inside]), 1.0 / r.size)
         solver.initial_mass = float(np.count_nonzero(inside)) / r.size
-        solver._moments = solver._compute_moments()
+        solver._refresh(solver._now, solver.mass_cells, solver.ray_mass)
         return solver
 
     def _integrate(self, density):
@@ -143,55 +174,84 @@ class HistogramSolver(Evolution):
     def _norm(self):
         return 1.0
 
-    def _compute_moments(self):
-        """Per-arc moments: exact cell integrals of r d(theta) times the cell density, plus rays."""
-        grid = self.grid
-        n_arcs = self.samples.regions.n_arcs
-        column = grid.rc @ self.mass_cells  # sum_i M[i, c] r_i (exact: integral of r over a cell / dr)
-        on_rays = grid.rc @ self.ray_mass
-        moments = np.empty((n_arcs, 2))
-        for d in range(2):
-            moments[:, d] = np.bincount(grid.cell_arc, column * grid.mean_d[:, d], minlength=n_arcs)
-            moments[:, d] += np.bincount(grid.ray_arc, on_rays * grid.ray_d[:, d], minlength=n_arcs)
-        return moments
+    def _refresh(self, state, cells, rays):
+        """Moments, residuals, field, speeds and stability rate of (cells, rays) into ``state``."""
+        grid, samples, reg = self.grid, self.samples, self.samples.regions
+        state.rate = hk.refresh(
+            cells, rays, grid.rc, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
+            samples.x, samples.y, reg.arc_on, reg.arc_off, reg.arc_count, reg.arc_prefix,
+            grid.r_max - 0.5 * grid.dr, grid.dr, self.order, state.moments, state.rho, state.g, state.w, state.w_ray, state.v_cell, state.v_ray,
+        )
 
-    def _velocities(self, g):
+    def _euler(self, cells, rays, state, h, new_cells, new_rays):
+        """One forward-Euler step from (cells, rays) with the speeds in ``state``, written into
+        (new_cells, new_rays); returns the mass that left through |r| = r_max."""
         grid = self.grid
-        v_cell = -np.einsum("cd,cd->c", g[grid.cell_arc], grid.mean_d)
-        v_ray = -np.einsum("qd,qd->q", g[grid.ray_arc], grid.ray_d)
-        return v_cell, v_ray
+        hk.euler_step(
+            cells, rays, new_cells, new_rays, self._staying, grid.rc, grid.inv_width, grid.has_slope, grid.ray_face,
+            state.w, state.w_ray, state.v_cell, state.v_ray, h, grid.dr, self.order == 2, self._out_cells, self._out_rays,
+        )
+        return float(self._out_cells.sum() + self._out_rays.sum())
+
+    def euler_step(self, g, dt, cells=None, rays=None):
+        """One forward-Euler step of the scheme (order ``self.order``) in a given field, without
+        touching the solver's state: for tests and for studying the scheme.
+
+        Parameters
+        ----------
+        g : (n_arcs, 2) arc fields. dt : step (mean-field clock), not CFL-limited here.
+        cells, rays : masses to step from (default: the current state).
+
+        Returns
+        -------
+        new_cells, new_rays, outflow
+        """
+        grid, state = self.grid, _StepState(*self._now.shape)
+        state.g[:] = g
+        hk.speeds(state.g, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
+                  grid.r_max - 0.5 * grid.dr, grid.dr, self.order, state.w, state.w_ray, state.v_cell, state.v_ray)
+        cells = np.ascontiguousarray(self.mass_cells if cells is None else cells, dtype=np.float64)
+        rays = np.ascontiguousarray(self.ray_mass if rays is None else rays, dtype=np.float64)
+        new_cells, new_rays = np.empty_like(cells), np.empty_like(rays)
+        out = self._euler(cells, rays, state, float(dt), new_cells, new_rays)
+        return new_cells, new_rays, out
+
+    @property
+    def _moments(self):
+        return self._now.moments
+
+    def _field(self):
+        return self._now.g
 
     def stable_step(self):
         """Largest step for which every cell (and ray) loses at most cfl of its mass."""
-        g = self._field()
-        return self._stable_step(g, *self._velocities(g))
-
-    def _stable_step(self, g, v_cell, v_ray):
-        grid = self.grid
-        g_cell = g[grid.cell_arc]
-        t_left = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face))
-        t_right = np.abs(np.einsum("cd,cd->c", g_cell, grid.t_face_right))
-        r_out = grid.r_max - 0.5 * grid.dr
-        rate = np.abs(v_cell) / grid.dr + r_out * (t_left + t_right) / grid.width
-        rate_max = max(rate.max(), np.abs(v_ray).max() / grid.dr if v_ray.size else 0.0)
-        return np.inf if rate_max == 0 else self.cfl / rate_max
+        return np.inf if self._now.rate == 0 else self.cfl / self._now.rate
 
     def _advance(self, h):
-        g = self._field()
-        v_cell, v_ray = self._velocities(g)
-        h = min(h, self._stable_step(g, v_cell, v_ray))
-        grid = self.grid
-        new_cells, new_rays, staying = self._next_cells, self._next_rays, self._staying
-        np.copyto(new_cells, self.mass_cells)
-        np.copyto(new_rays, self.ray_mass)
-        hk.theta_transport(self.mass_cells, self.ray_mass, new_cells, new_rays, grid.rc, grid.width, grid.cell_arc, grid.face_ray, grid.t_face, g, h)
-        hk.r_transport(self.mass_cells, new_cells, v_cell, h / grid.dr, self._out_cell)
-        np.copyto(staying, new_rays)
-        hk.r_transport(staying, new_rays, v_ray, h / grid.dr, self._out_ray)
-        self._next_cells, self.mass_cells = self.mass_cells, new_cells
-        self._next_rays, self.ray_mass = self.ray_mass, new_rays
-        self.outflow += float(self._out_cell.sum() + self._out_ray.sum())
-        self._moments = self._compute_moments()
+        h = min(h, self.stable_step())
+        if not np.isfinite(h):
+            raise ValueError("the field vanishes and no t_end bounds the step; use run(t_end=...)")
+        now, stage = self._now, self._stage
+        if self.order == 1:
+            out = self._euler(self.mass_cells, self.ray_mass, now, h, self._next_cells, self._next_rays)
+        else:
+            # Heun's method (SSP-RK2): the average of the state and two Euler steps, positive
+            # whenever both Euler steps are; the second uses the field of the first stage, so its
+            # stability limit is checked, and the step retaken shorter if it fails
+            while True:
+                out_1 = self._euler(self.mass_cells, self.ray_mass, now, h, self._stage_cells, self._stage_rays)
+                self._refresh(stage, self._stage_cells, self._stage_rays)
+                if h * stage.rate <= 1.0:
+                    break
+                h = self.cfl / stage.rate
+            out_2 = self._euler(self._stage_cells, self._stage_rays, stage, h, self._next_cells, self._next_rays)
+            hk.average(self.mass_cells, self._next_cells)
+            hk.average(self.ray_mass, self._next_rays)
+            out = 0.5 * (out_1 + out_2)
+        self._next_cells, self.mass_cells = self.mass_cells, self._next_cells
+        self._next_rays, self.ray_mass = self.ray_mass, self._next_rays
+        self.outflow += out
+        self._refresh(now, self.mass_cells, self.ray_mass)
         return h
 
     def mass(self):

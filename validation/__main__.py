@@ -25,7 +25,7 @@ def main(argv=None):
     limit.add_argument("--case", default="gaussian-4", choices=["gaussian-4", "biweight-sine8"])
     limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
     limit.add_argument("--seeds", type=int, default=3)
-    limit.add_argument("--grid", type=int, nargs=2, default=[400, 800], metavar=("N_R", "N_THETA"))
+    limit.add_argument("--grid", type=int, nargs=2, default=None, metavar=("N_R", "N_THETA"), help="histogram taken as rho_inf (default: the case's)")
     limit.add_argument("--figure", default="mean_field_limit.png")
     args = parser.parse_args(argv)
     if args.command == "bench-field":
@@ -39,7 +39,7 @@ def main(argv=None):
     elif args.command == "mean-field":
         from . import mean_field_limit
 
-        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), tuple(args.grid), figure=args.figure)
+        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=args.figure)
     elif args.command == "bench":
         from . import bench_particles
 

@@ -27,6 +27,8 @@ class Case:
     density: callable  # (r, theta) -> density w.r.t. dr dtheta
     r_max: float
     t_end: float
+    grid: tuple = (200, 400)  # histogram taken as rho_inf: (n_r, n_theta), MUSCL
+    refine: tuple = ()  # (n_r, n_theta, order) of the refinement table
     record_dt: float = 0.25
     particle_dt: float = 0.01
 
@@ -36,7 +38,8 @@ def gaussian_case(sigma=0.5):
     samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
     density = lambda r, th: np.exp(-(r**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2) / (2 * np.pi) + 0 * th  # noqa: E731
     sample = lambda m, seed: solvers.init.gaussian_uniform(m, sigma=sigma, rng=seed)  # noqa: E731
-    return Case("gaussian-4", samples, sample, density, r_max=8 * sigma, t_end=6.0)
+    refine = ((50, 100, 1), (100, 200, 1), (200, 400, 1), (400, 800, 1), (30, 75, 2), (60, 150, 2), (100, 200, 2), (400, 800, 2))
+    return Case("gaussian-4", samples, sample, density, r_max=8 * sigma, t_end=6.0, grid=(200, 400), refine=refine)
 
 
 def biweight_case(width=1.5):
@@ -65,7 +68,10 @@ def biweight_case(width=1.5):
     # = 7 keeps the outflow negligible (it is reported). Particles that far out turn fast and cross
     # rays within a step, where every scheme is first order: dt = 0.005 leaves a bias of about 1.5e-3
     # in rho, dt = 0.00125 about 2.5e-4.
-    return Case("biweight-sine8", default_samples(), sample, density, r_max=7.0, t_end=3.0, particle_dt=0.00125)
+    # The residuals are far more sensitive to the theta resolution (mass crossing and gathering on
+    # rays) than to the r resolution: the MUSCL grids are elongated.
+    refine = ((100, 200, 1), (200, 400, 1), (400, 800, 1), (50, 200, 2), (80, 350, 2), (100, 400, 2), (150, 600, 2), (300, 1200, 2))
+    return Case("biweight-sine8", default_samples(), sample, density, r_max=7.0, t_end=3.0, particle_dt=0.00125, grid=(200, 800), refine=refine)
 
 
 CASES = {"gaussian-4": gaussian_case, "biweight-sine8": biweight_case}
@@ -84,8 +90,8 @@ def particle_history(case, m, seed, method="heun"):
     return np.array(rho), solver
 
 
-def histogram_history(case, n_r, n_theta):
-    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, record_every=10**9)
+def histogram_history(case, n_r, n_theta, order=2):
+    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, order=order, record_every=10**9)
     rho = [solver.residuals()]
     for t in record_times(case)[1:]:
         rho.append(solver.run(t_end=t).residuals())
@@ -100,17 +106,28 @@ class Result:
     slope: float = float("nan")
     spread: float = float("nan")
     hist_gap: float = float("nan")
+    refinement: list = field(default_factory=list)  # (n_r, n_theta, order, wall s, gap / spread, particle / histogram time)
 
 
-def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), seeds=(0, 1, 2), grid=(400, 800), figure=None, verbose=True, refine=((100, 200), (200, 400))):
+def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), seeds=(0, 1, 2), grid=None, refine=None, figure=None, verbose=True):
+    """Compare particle runs for each m and seed with the histogram solver (module docstring).
+
+    ``grid`` (n_r, n_theta) of the MUSCL histogram taken as rho_inf, and ``refine``, the
+    (n_r, n_theta, order) grids of the refinement table, default to the case's. Prints the table
+    with wall times, cell updates per second, the distance to the seed mean of the largest-m runs
+    in units of their spread, and the particle-to-histogram wall-time ratio; returns a Result.
+    """
     case = CASES[case_name]()
-    histogram_history(case, 8, 16)  # compile the kernels outside the timings
+    grid = tuple(grid or case.grid)
+    refine = tuple(refine if refine is not None else case.refine)
+    for order in (1, 2):
+        histogram_history(case, 8, 16, order)  # compile the kernels outside the timings
     start = time.perf_counter()
     rho_inf, hist = histogram_history(case, *grid)
     t_hist = time.perf_counter() - start
     say = print if verbose else (lambda *a, **k: None)
     budget = hist.mass()
-    say(f"case {case.name}: s = {case.samples.s}, t_end = {case.t_end} (mean-field clock); histogram {grid[0]} x {grid[1]} "
+    say(f"case {case.name}: s = {case.samples.s}, t_end = {case.t_end} (mean-field clock); histogram {grid[0]} x {grid[1]} (MUSCL) "
         f"in {t_hist:.2f} s, {hist.step} steps; mass on rays {budget['rays']:.3f}, out through r_max {budget['outflow']:.2e}")
     if budget["outflow"] > 1e-6:
         say(f"warning: {budget['outflow']:.2e} of the mass left the grid through |r| = {case.r_max}; increase r_max")
@@ -138,16 +155,28 @@ def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), se
     say(f"m = {max(m_values):.0e}: seed spread E max_t |rho_seed - seed mean| = {result.spread:.2e}; "
         f"histogram vs seed mean {result.hist_gap:.2e} = {result.hist_gap / result.spread:.2f} x spread")
     say(f"particles: m = {max(m_values):.0e}, heun, dt = {case.particle_dt}: {t_particles:.1f} s per run")
-    say("grid refinement (histogram against the seed mean of the largest-m runs):")
-    say(f"{'n_r x n_theta':>14} {'cells':>8} {'steps':>6} {'wall s':>7} {'Mcell-upd/s':>12} {'max|rho - mean|':>16} {'x spread':>9} {'particle/hist time':>19}")
-    for n_r, n_theta in sorted(set(refine) | {tuple(grid)}):
-        start = time.perf_counter()
-        rho_h, solver = histogram_history(case, n_r, n_theta) if (n_r, n_theta) != tuple(grid) else (rho_inf, hist)
-        wall = time.perf_counter() - start if (n_r, n_theta) != tuple(grid) else t_hist
+    say("grid refinement (histogram against the seed mean of the largest-m runs; order 1 upwind + Euler, 2 MUSCL + Heun):")
+    say(f"{'n_r x n_theta':>14} {'order':>5} {'cells':>8} {'steps':>6} {'wall s':>7} {'Mcell-upd/s':>12} {'max|rho - mean|':>16} {'x spread':>9} {'particle/hist time':>19}")
+    for n_r, n_theta, order in sorted(set(refine) | {(*grid, 2)}, key=lambda g: (g[2], g[0] * g[1])):
+        if (n_r, n_theta, order) == (*grid, 2):
+            rho_h, solver, wall = rho_inf, hist, t_hist
+        else:
+            start = time.perf_counter()
+            rho_h, solver = histogram_history(case, n_r, n_theta, order)
+            wall = time.perf_counter() - start
         cells = solver.mass_cells.size
         gap = float(np.abs(rho_h - mean).max())
-        say(f"{f'{solver.grid.rc.size} x {solver.grid.faces.size}':>14} {cells:8d} {solver.step:6d} {wall:7.2f} {cells * solver.step / wall / 1e6:12.1f} "
+        stages = solver.step * order  # Heun makes two Euler stages per step
+        result.refinement.append((solver.grid.rc.size, solver.grid.faces.size, order, wall, gap / result.spread, float(t_particles / wall)))
+        say(f"{f'{solver.grid.rc.size} x {solver.grid.faces.size}':>14} {order:5d} {cells:8d} {solver.step:6d} {wall:7.2f} {cells * stages / wall / 1e6:12.1f} "
             f"{gap:16.2e} {gap / result.spread:9.2f} {t_particles / wall:19.0f}")
+    within = [row for row in result.refinement if row[4] <= 3.0]
+    if within:
+        n_r, n_theta, order, wall, ratio, speedup = min(within, key=lambda row: row[3])
+        say(f"fastest grid within 3x the seed spread: {n_r} x {n_theta}, order {order}: {ratio:.2f} x spread in {wall:.2f} s, "
+            f"{speedup:.0f}x less wall time than one m = {max(m_values):.0e} particle run (goal >= 50x)")
+    else:
+        say("no grid of the table is within 3x the seed spread")
     if figure:
         _figure(result, figure)
         say(f"figure: {figure}")
