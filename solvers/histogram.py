@@ -111,8 +111,14 @@ class HistogramSolver(Evolution):
     Mass on boundary rays is carried explicitly (``ray_mass``): the angular field jumps there, and
     mass that reaches an attracting ray stays on it and slides in r with the (continuous) radial
     velocity, as the Filippov solution does. A ray whose flow turns to crossing releases its mass
-    downstream; a ray that turns repulsive keeps it (see
-    :func:`solvers.kernels.histogram.theta_transport` for why).
+    downstream; a ray that turns repulsive keeps it (see :func:`solvers.kernels.histogram.euler_step`
+    for why). Under Heun's method the release is spread over two steps (the first stage releases
+    all, the average keeps half).
+
+    Cost per step: O(n_r n_theta + s) (one or two Euler stages), parallel over r-rows, the same
+    bits for any thread count. The step is limited by the angular speed |r_max| |g| at the outer
+    rows. Measured on the validation cases (``python -m validation mean-field``), MUSCL reaches the
+    accuracy of upwind on a grid 3 to 10 times smaller in cells at a fraction of the time.
     """
 
     def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, record_every=1, rng=None):
