@@ -103,7 +103,9 @@ class HistogramSolver(Evolution):
     cfl : float
         Fraction of the stability limit used by the adaptive time step (<= 1 keeps positivity).
     tv : float
-        Only 0 is supported (the TV term makes r = 0 sticky, which this grid does not carry).
+        lambda >= 0 of the regulariser lambda * integral |r| d mu (eq. 16): the radial velocity
+        gains -lambda sign(r), and mass that reaches r = 0 where |<g, d>| <= lambda stays there
+        (``zero_mass``, per theta-cell then per ray; r = 0 is a face of the grid).
 
     Clock: mean-field time, as :class:`solvers.ParticleSolver`. Steps are CFL-limited and adaptive;
     ``run(t_end=...)`` lands exactly on t_end.
@@ -123,32 +125,42 @@ class HistogramSolver(Evolution):
 
     def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, record_every=1, rng=None):
         super().__init__(samples, record_every=record_every, rng=rng)
-        if tv != 0.0:
-            raise ValueError("the histogram solver supports tv = 0 only (the TV term makes r = 0 sticky)")
+        if not tv >= 0:
+            raise ValueError(f"tv must be >= 0, got {tv}")
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (upwind, forward Euler) or 2 (MUSCL, Heun), got {order}")
         if not 0 < cfl <= 1:
             raise ValueError(f"cfl must be in (0, 1], got {cfl}")
         self.grid = CylinderGrid(samples, n_r, n_theta, r_max)
+        self.tv = float(tv)
         self.cfl = float(cfl)
         self.order = int(order)
         self.dt = np.inf  # steps are CFL-limited; run(t_end) shortens the last one
+        n_c, n_q = self.grid.faces.size, self.grid.ray_angle.size
         self.mass_cells = np.zeros(self.grid.shape) if density is None else self._integrate(density)
-        self.ray_mass = np.zeros((self.grid.rc.size, self.grid.ray_angle.size))
+        self.ray_mass = np.zeros((self.grid.rc.size, n_q))
+        self.zero_mass = np.zeros(n_c + n_q)
         self.outflow = 0.0
         self.initial_mass = 1.0 if density is None else float(self.mass_cells.sum())
-        # the next state is built in these buffers, then swapped in: no allocation per step
-        self._next_cells = np.empty_like(self.mass_cells)
-        self._next_rays = np.empty_like(self.ray_mass)
+        # the next state (and Heun's first stage) is built in these buffers, then swapped in: no
+        # allocation per step
+        self._next = self._empty_masses()
+        self._mid = self._empty_masses() if order == 2 else None
         self._staying = np.empty_like(self.ray_mass)
-        self._stage_cells = np.empty_like(self.mass_cells) if order == 2 else None
-        self._stage_rays = np.empty_like(self.ray_mass) if order == 2 else None
-        self._out_cells = np.empty((2, self.grid.faces.size))
-        self._out_rays = np.empty(self.grid.ray_angle.size)
+        self._slopes = np.zeros_like(self.mass_cells), np.zeros_like(self.ray_mass)  # stay 0 for order 1
+        self._out_cells = np.empty((2, n_c))
+        self._out_rays = np.empty((2, n_q))
         # what a step needs from the current state (``_now``) and from Heun's first stage
-        shape = (samples.regions.n_arcs, samples.s, self.grid.faces.size, self.grid.ray_angle.size)
+        shape = (samples.regions.n_arcs, samples.s, n_c, n_q)
         self._now, self._stage = _StepState(*shape), _StepState(*shape)
         self._refresh(self._now, self.mass_cells, self.ray_mass)
+
+    def _empty_masses(self):
+        return np.empty_like(self.mass_cells), np.empty_like(self.ray_mass), np.empty_like(self.zero_mass)
+
+    @property
+    def _masses(self):
+        return self.mass_cells, self.ray_mass, self.zero_mass
 
     @classmethod
     def from_particles(cls, samples, r, theta, *, n_r, n_theta, r_max, **kwargs):
@@ -186,41 +198,40 @@ class HistogramSolver(Evolution):
         state.rate = hk.refresh(
             cells, rays, grid.rc, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
             samples.x, samples.y, reg.arc_on, reg.arc_off, reg.arc_count, reg.arc_prefix,
-            grid.r_max - 0.5 * grid.dr, grid.dr, self.order, state.moments, state.rho, state.g, state.w, state.w_ray, state.v_cell, state.v_ray,
+            grid.r_max - 0.5 * grid.dr, grid.dr, self.order, self.tv, state.moments, state.rho, state.g, state.w, state.w_ray, state.v_cell, state.v_ray,
         )
 
-    def _euler(self, cells, rays, state, h, new_cells, new_rays):
-        """One forward-Euler step from (cells, rays) with the speeds in ``state``, written into
-        (new_cells, new_rays); returns the mass that left through |r| = r_max."""
+    def _euler(self, masses, state, h, new_masses):
+        """One forward-Euler step from ``masses`` (cells, rays, r = 0) with the speeds in ``state``,
+        written into ``new_masses``; returns the mass that left through |r| = r_max."""
         grid = self.grid
         hk.euler_step(
-            cells, rays, new_cells, new_rays, self._staying, grid.rc, grid.inv_width, grid.has_slope, grid.ray_face,
-            state.w, state.w_ray, state.v_cell, state.v_ray, h, grid.dr, self.order == 2, self._out_cells, self._out_rays,
+            *masses, *new_masses, self._staying, *self._slopes, grid.rc, grid.inv_width, grid.has_slope, grid.ray_face,
+            state.w, state.w_ray, state.v_cell, state.v_ray, self.tv, h, grid.dr, self.order == 2, self._out_cells, self._out_rays,
         )
         return float(self._out_cells.sum() + self._out_rays.sum())
 
-    def euler_step(self, g, dt, cells=None, rays=None):
+    def euler_step(self, g, dt, cells=None, rays=None, zero=None):
         """One forward-Euler step of the scheme (order ``self.order``) in a given field, without
         touching the solver's state: for tests and for studying the scheme.
 
         Parameters
         ----------
         g : (n_arcs, 2) arc fields. dt : step (mean-field clock), not CFL-limited here.
-        cells, rays : masses to step from (default: the current state).
+        cells, rays, zero : masses to step from (default: the current state).
 
         Returns
         -------
-        new_cells, new_rays, outflow
+        new_cells, new_rays, new_zero, outflow
         """
         grid, state = self.grid, _StepState(*self._now.shape)
         state.g[:] = g
         hk.speeds(state.g, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
-                  grid.r_max - 0.5 * grid.dr, grid.dr, self.order, state.w, state.w_ray, state.v_cell, state.v_ray)
-        cells = np.ascontiguousarray(self.mass_cells if cells is None else cells, dtype=np.float64)
-        rays = np.ascontiguousarray(self.ray_mass if rays is None else rays, dtype=np.float64)
-        new_cells, new_rays = np.empty_like(cells), np.empty_like(rays)
-        out = self._euler(cells, rays, state, float(dt), new_cells, new_rays)
-        return new_cells, new_rays, out
+                  grid.r_max - 0.5 * grid.dr, grid.dr, self.order, self.tv, state.w, state.w_ray, state.v_cell, state.v_ray)
+        masses = tuple(np.ascontiguousarray(own if given is None else given, dtype=np.float64) for own, given in zip(self._masses, (cells, rays, zero)))
+        new = tuple(np.empty_like(a) for a in masses)
+        out = self._euler(masses, state, float(dt), new)
+        return (*new, out)
 
     @property
     def _moments(self):
@@ -228,6 +239,13 @@ class HistogramSolver(Evolution):
 
     def _field(self):
         return self._now.g
+
+    def loss(self):
+        """L = 1/2 |rho|^2 + tv * integral |r| d mu (cell centres; mass on r = 0 adds nothing)."""
+        value = super().loss()
+        if self.tv:
+            value += self.tv * float(np.abs(self.grid.rc) @ (self.mass_cells.sum(axis=1) + self.ray_mass.sum(axis=1)))
+        return value
 
     def stable_step(self):
         """Largest step for which every cell (and ray) loses at most cfl of its mass."""
@@ -239,34 +257,36 @@ class HistogramSolver(Evolution):
             raise ValueError("the field vanishes and no t_end bounds the step; use run(t_end=...)")
         now, stage = self._now, self._stage
         if self.order == 1:
-            out = self._euler(self.mass_cells, self.ray_mass, now, h, self._next_cells, self._next_rays)
+            out = self._euler(self._masses, now, h, self._next)
         else:
             # Heun's method (SSP-RK2): the average of the state and two Euler steps, positive
             # whenever both Euler steps are; the second uses the field of the first stage, so its
             # stability limit is checked, and the step retaken shorter if it fails
             while True:
-                out_1 = self._euler(self.mass_cells, self.ray_mass, now, h, self._stage_cells, self._stage_rays)
-                self._refresh(stage, self._stage_cells, self._stage_rays)
+                out_1 = self._euler(self._masses, now, h, self._mid)
+                self._refresh(stage, *self._mid[:2])
                 if h * stage.rate <= 1.0:
                     break
                 h = self.cfl / stage.rate
-            out_2 = self._euler(self._stage_cells, self._stage_rays, stage, h, self._next_cells, self._next_rays)
-            hk.average(self.mass_cells, self._next_cells)
-            hk.average(self.ray_mass, self._next_rays)
+            out_2 = self._euler(self._mid, stage, h, self._next)
+            for old, new in zip(self._masses, self._next):
+                hk.average(old, new)
             out = 0.5 * (out_1 + out_2)
-        self._next_cells, self.mass_cells = self.mass_cells, self._next_cells
-        self._next_rays, self.ray_mass = self.ray_mass, self._next_rays
+        masses = self._masses
+        self.mass_cells, self.ray_mass, self.zero_mass = self._next
+        self._next = masses
         self.outflow += out
         self._refresh(now, self.mass_cells, self.ray_mass)
         return h
 
     def mass(self):
-        """Mass budget: on the grid cells, on the rays, out through |r| = r_max, and their total,
-        with the mass the grid held at the start (``initial``; below 1 when the initial law has
-        mass beyond r_max)."""
+        """Mass budget: on the grid cells, on the rays, on r = 0 (held there by the TV term), out
+        through |r| = r_max, and their total, with the mass the grid held at the start
+        (``initial``; below 1 when the initial law has mass beyond r_max)."""
         cells = float(self.mass_cells.sum())
         rays = float(self.ray_mass.sum())
-        return dict(grid=cells, rays=rays, outflow=self.outflow, total=cells + rays + self.outflow, initial=self.initial_mass)
+        zero = float(self.zero_mass.sum())
+        return dict(grid=cells, rays=rays, zero=zero, outflow=self.outflow, total=cells + rays + zero + self.outflow, initial=self.initial_mass)
 
     def ray_mass_by_sign(self):
         """Mass on each distinct ray for r > 0 and r < 0: two arrays (n_rays,)."""

@@ -61,12 +61,13 @@ def _limited(left, centre, right):
     return 0.0
 
 
-def histogram_step(grid, cells, rays, g, dt, order):
+def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
     """One forward-Euler step of the histogram solver's finite-volume scheme, face by face.
 
     Speeds come straight from g: u = -r <g_k, t(phi)> at a theta-face phi with the g of the arc on
-    each side, v = -<g_k, cell average of d> in r (a ray: -<g_k, d(ray)>). Returns the new cell and
-    ray masses and the mass that left through |r| = r_max. O(n_r n_c) Python loops: small grids only.
+    each side, v = -<g_k, cell average of d> - tv sign(r) in r (a ray: -<g_k, d(ray)> - tv sign(r)).
+    ``zero``: masses on r = 0 of the theta-cells, then of the rays. Returns the new cell, ray and
+    r = 0 masses and the mass that left through |r| = r_max. Python loops: small grids only.
     """
     n_r, n_c = cells.shape
     new_cells, new_rays = cells.astype(np.float64), rays.astype(np.float64)
@@ -107,22 +108,42 @@ def histogram_step(grid, cells, rays, g, dt, order):
                 new_rays[i, q] += from_below + from_above
             # repulsive: nothing crosses and the ray keeps its mass
 
-    def r_step(mass, velocity, out_mass):
+    half = n_r // 2  # rows half - 1 and half meet at r = 0
+
+    def r_slope(padded, row, c):
+        if order == 1 or (tv > 0 and row in (half - 1, half)):
+            return 0.0  # the velocity jumps across r = 0 when tv > 0
+        return _limited(padded[row + 1, c], padded[row + 2, c], padded[row + 3, c])
+
+    def r_step(mass, velocity, on_zero, out_mass, out_zero):
         """Upwind in r for every column of ``mass`` into ``out_mass``; returns the outflow."""
         outflow = 0.0
-        padded = np.zeros((n_r + 4, mass.shape[1]))
+        padded = np.zeros((n_r + 4, mass.shape[1]))  # row j of mass is row j + 2
         padded[2:-2] = mass
         for c in range(mass.shape[1]):
-            v = velocity[c]
             for face in range(-1, n_r):  # between rows face and face + 1
+                below, above = velocity[c] + tv, velocity[c] - tv  # velocities for r < 0, r > 0
+                if face == half - 1 and tv > 0:  # r = 0 holds mass: the rules of a ray
+                    x_below = dt / grid.dr * below * mass[face, c]
+                    x_above = dt / grid.dr * -above * mass[face + 1, c]
+                    if below > 0 and above > 0:
+                        out_mass[face, c] -= x_below
+                        out_mass[face + 1, c] += x_below + on_zero[c]
+                        out_zero[c] = 0.0
+                    elif below < 0 and above < 0:
+                        out_mass[face + 1, c] -= x_above
+                        out_mass[face, c] += x_above + on_zero[c]
+                        out_zero[c] = 0.0
+                    else:
+                        out_mass[face, c] -= x_below
+                        out_mass[face + 1, c] -= x_above
+                        out_zero[c] = on_zero[c] + x_below + x_above
+                    continue
+                v = above if face >= half else below
                 if v > 0:
-                    j = face + 2
-                    slope = _limited(padded[j - 1, c], padded[j, c], padded[j + 1, c]) if order == 2 else 0.0
-                    moved = dt / grid.dr * v * (padded[j, c] + slope / 2)
+                    moved = dt / grid.dr * v * (padded[face + 2, c] + r_slope(padded, face, c) / 2)
                 else:
-                    j = face + 3
-                    slope = _limited(padded[j - 1, c], padded[j, c], padded[j + 1, c]) if order == 2 else 0.0
-                    moved = dt / grid.dr * v * (padded[j, c] - slope / 2)
+                    moved = dt / grid.dr * v * (padded[face + 3, c] - r_slope(padded, face + 1, c) / 2)
                 if face >= 0:
                     out_mass[face, c] -= moved
                 else:
@@ -135,7 +156,8 @@ def histogram_step(grid, cells, rays, g, dt, order):
 
     v_cells = np.array([-g[grid.cell_arc[c]] @ grid.mean_d[c] for c in range(n_c)])
     v_rays = np.array([-g[grid.ray_arc[q]] @ grid.ray_d[q] for q in range(rays.shape[1])])
-    outflow = r_step(cells, v_cells, new_cells)
+    new_zero = np.array(zero, dtype=np.float64)
+    outflow = r_step(cells, v_cells, zero[:n_c], new_cells, new_zero[:n_c])
     staying = new_rays.copy()  # ray mass moves in r after the theta pass
-    outflow += r_step(staying, v_rays, new_rays)
-    return new_cells, new_rays, outflow
+    outflow += r_step(staying, v_rays, zero[n_c:], new_rays, new_zero[n_c:])
+    return new_cells, new_rays, new_zero, outflow

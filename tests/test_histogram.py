@@ -111,18 +111,22 @@ def test_outflow_is_accounted(samples):
     assert abs(budget["total"] - budget["initial"]) < 1e-12
 
 
-def test_rejects_tv_and_bad_grids(samples):
-    with pytest.raises(ValueError, match="tv = 0 only"):
-        solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=4, n_theta=8, r_max=1.0, tv=0.1)
+def test_rejects_bad_parameters(samples):
+    with pytest.raises(ValueError, match="tv must be >= 0"):
+        solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=4, n_theta=8, r_max=1.0, tv=-0.1)
+    with pytest.raises(ValueError, match="order must be 1"):
+        solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=4, n_theta=8, r_max=1.0, order=3)
     with pytest.raises(ValueError, match="r_max must be positive"):
         solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=4, n_theta=8, r_max=0.0)
 
 
-def _random_state(rng, grid, zeros=0.3):
-    cells = rng.exponential(1.0, grid.shape) * (rng.random(grid.shape) > zeros)
-    rays = rng.exponential(1.0, (grid.rc.size, grid.ray_angle.size)) * (rng.random((grid.rc.size, grid.ray_angle.size)) > zeros)
-    total = cells.sum() + rays.sum()
-    return cells / total, rays / total
+def _random_state(rng, grid, zeros=0.3, on_zero=False):
+    """Random cell, ray and r = 0 masses of total 1, a share of them exactly 0."""
+    shapes = [grid.shape, (grid.rc.size, grid.ray_angle.size), (grid.faces.size + grid.ray_angle.size,)]
+    masses = [rng.exponential(1.0, shape) * (rng.random(shape) > zeros) for shape in shapes]
+    masses[2] *= on_zero
+    total = sum(m.sum() for m in masses)
+    return [m / total for m in masses]
 
 
 @given(
@@ -131,37 +135,39 @@ def _random_state(rng, grid, zeros=0.3):
     n_r=st.integers(2, 9),
     n_theta=st.integers(4, 40),
     order=st.sampled_from([1, 2]),
+    tv=st.sampled_from([0.0, 0.3, 2.0]),
     duplicates=st.sampled_from([0.0, 0.5]),
     zero=st.booleans(),
 )
-def test_step_matches_face_by_face_reference(seed, s, n_r, n_theta, order, duplicates, zero):
-    """The fused kernel against :func:`sref.histogram_step`, in random fields g that
-    make every kind of ray (crossing either way, attracting, repulsive, one side dead)."""
+def test_step_matches_face_by_face_reference(seed, s, n_r, n_theta, order, tv, duplicates, zero):
+    """The fused kernel against :func:`solvers.reference.histogram_step`, in random fields g that
+    make every kind of ray (crossing either way, attracting, repulsive, one side dead) and, with
+    the TV term, every kind of r = 0 face (crossing either way, holding)."""
     rng = np.random.default_rng(seed)
     samples = random_samples(rng, s, duplicates=duplicates, zero=zero)
-    hist = solvers.HistogramSolver(samples, None, n_r=n_r, n_theta=n_theta, r_max=2.0, order=order)
-    cells, rays = _random_state(rng, hist.grid)
+    hist = solvers.HistogramSolver(samples, None, n_r=n_r, n_theta=n_theta, r_max=2.0, order=order, tv=tv)
+    masses = _random_state(rng, hist.grid, on_zero=tv > 0)
     g = rng.standard_normal((samples.regions.n_arcs, 2)) * (rng.random((samples.regions.n_arcs, 1)) > 0.2)
     dt = 0.3 * rng.random()
-    new_cells, new_rays, out = hist.euler_step(g, dt, cells, rays)
-    ref_cells, ref_rays, ref_out = sref.histogram_step(hist.grid, cells, rays, g, dt, order)
-    np.testing.assert_allclose(new_cells, ref_cells, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(new_rays, ref_rays, rtol=0, atol=1e-14)
+    *new, out = hist.euler_step(g, dt, *masses)
+    *ref, ref_out = sref.histogram_step(hist.grid, *masses, g, dt, order, tv)
+    for got, expected in zip(new, ref):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
     assert out == pytest.approx(ref_out, abs=1e-14)
-    assert new_cells.sum() + new_rays.sum() + out == pytest.approx(1.0, abs=1e-14)
+    assert sum(m.sum() for m in new) + out == pytest.approx(1.0, abs=1e-14)
 
 
-@given(seed=st.integers(0, 2**32 - 1), s=st.sampled_from([1, 3, 8]), order=st.sampled_from([1, 2]))
-def test_a_step_within_the_stability_limit_keeps_masses_non_negative(seed, s, order):
+@given(seed=st.integers(0, 2**32 - 1), s=st.sampled_from([1, 3, 8]), order=st.sampled_from([1, 2]), tv=st.sampled_from([0.0, 0.5]))
+def test_a_step_within_the_stability_limit_keeps_masses_non_negative(seed, s, order, tv):
     rng = np.random.default_rng(seed)
     samples = random_samples(rng, s, x_scale=3.0)
-    hist = solvers.HistogramSolver(samples, None, n_r=8, n_theta=30, r_max=2.0, order=order)
-    hist.mass_cells[:], hist.ray_mass[:] = _random_state(rng, hist.grid, zeros=0.6)
+    hist = solvers.HistogramSolver(samples, None, n_r=8, n_theta=30, r_max=2.0, order=order, tv=tv)
+    hist.mass_cells[:], hist.ray_mass[:], hist.zero_mass[:] = _random_state(rng, hist.grid, zeros=0.6, on_zero=tv > 0)
     hist._refresh(hist._now, hist.mass_cells, hist.ray_mass)
     if hist._now.rate == 0:
         return
-    new_cells, new_rays, out = hist.euler_step(hist._field(), 1.0 / hist._now.rate)  # cfl = 1 exactly
-    assert new_cells.min() >= -1e-17 and new_rays.min() >= -1e-17 and out >= 0
+    *new, out = hist.euler_step(hist._field(), 1.0 / hist._now.rate)  # cfl = 1 exactly
+    assert min(m.min() for m in new) >= -1e-17 and out >= 0
 
 
 @given(seed=st.integers(0, 2**32 - 1), s=st.sampled_from([1, 2, 5]), duplicates=st.sampled_from([0.0, 0.5]), zero=st.booleans())
@@ -171,7 +177,7 @@ def test_residuals_are_exact_cell_integrals(seed, s, duplicates, zero):
     rng = np.random.default_rng(seed)
     samples = random_samples(rng, s, duplicates=duplicates, zero=zero)
     hist = solvers.HistogramSolver(samples, None, n_r=6, n_theta=25, r_max=2.0)
-    hist.mass_cells[:], hist.ray_mass[:] = _random_state(rng, hist.grid)
+    hist.mass_cells[:], hist.ray_mass[:], _ = _random_state(rng, hist.grid)
     hist._refresh(hist._now, hist.mass_cells, hist.ray_mass)
     grid = hist.grid
     mid = grid.faces + grid.width / 2
@@ -211,8 +217,8 @@ def test_ray_rules(samples, u_left, u_right, expect):
         start[row, q] = on_ray
         return hist.euler_step(g, 1e-3, cells, start)
 
-    new_cells, new_rays, out = step(0.5)
-    bare_cells, _, _ = step(0.0)
+    new_cells, new_rays, _, out = step(0.5)
+    bare_cells, *_ = step(0.0)
     assert new_cells.sum() + new_rays.sum() + out == pytest.approx(1.0, abs=1e-15)
     if expect == "released right":
         assert new_rays[row, q] == 0 and new_cells[row, right] - bare_cells[row, right] == pytest.approx(0.5)
@@ -249,3 +255,22 @@ def test_same_bits_for_any_thread_count(samples, order):
         results.append((hist.mass_cells.copy(), hist.ray_mass.copy(), hist.residuals()))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_tv_term_holds_mass_on_r0_as_particles_do(samples):
+    """With lambda > 0 the particles that reach r = 0 where |<g, d>| <= lambda stay within about
+    lambda dt of it; the histogram holds that mass on the face r = 0. Residuals, loss and the mass
+    near r = 0 agree; total mass is conserved."""
+    tv = 0.05
+    r, theta = solvers.init.gaussian_uniform(200_000, sigma=SIGMA, rng=0)
+    particles = solvers.ParticleSolver(samples, r, theta, dt=0.005, method="heun", tv=tv).run(t_end=3.0)
+    hist = solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=120, n_theta=240, r_max=3.0, tv=tv, record_every=50).run(t_end=3.0)
+    budget = hist.mass()
+    assert abs(budget["total"] - budget["initial"]) <= 1e-12
+    assert hist.zero_mass.min() >= 0 and budget["zero"] > 0.05
+    # the smooth density adds about 1.6e-3 within |r| < 1e-3 of the particles' count
+    assert budget["zero"] == pytest.approx(np.mean(np.abs(particles.r) < 1e-3), rel=0.08)
+    np.testing.assert_allclose(hist.residuals(), particles.residuals(), atol=1e-3)
+    assert hist.loss() == pytest.approx(particles.loss(), rel=2e-3)
+    without = solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=120, n_theta=240, r_max=3.0).run(t_end=3.0)
+    assert without.mass()["zero"] == 0 and np.abs(without.residuals() - hist.residuals()).max() > 5e-3
