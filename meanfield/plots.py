@@ -128,6 +128,57 @@ def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
     return ax
 
 
+def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
+    """Density of the neurons on the cylinder: theta in [0, 2 pi) across, r up, boundary rays as
+    thin vertical lines.
+
+    A histogram solver (anything with ``grid``, ``mass_cells``, ``ray_mass``) is drawn cell by
+    cell (mass / (dr dtheta), log colour scale), its ray masses as dots on the rays (area ~ mass)
+    and its mass on r = 0 (TV term) as dots on r = 0. Particles are binned in ``bins`` (theta, r)
+    cells over |r| <= r_max (default: the largest |r|), each of mass 1/m.
+    """
+    from matplotlib.colors import LogNorm
+
+    ax = _axes(ax, (7, 4.5))
+    if hasattr(obj, "mass_cells"):
+        samples, grid = obj.samples, obj.grid
+        theta_faces = np.append(grid.faces, grid.faces[0] + 2 * np.pi)
+        r_faces = np.append(grid.rc - grid.dr / 2, grid.rc[-1] + grid.dr / 2)
+        density = obj.mass_cells / (grid.dr * grid.width[None, :])
+        shifts = (0.0, -2 * np.pi)  # the cells start at the first boundary angle: draw a turn back too
+        rc = grid.rc
+        dots = [(np.repeat(grid.ray_angle, rc.size), np.tile(rc, grid.ray_angle.size), obj.ray_mass.T.ravel(), "C3", "on rays")]
+        zero = getattr(obj, "zero_mass", np.zeros(0))
+        if zero.sum() > 0:
+            angles = np.concatenate([grid.faces + grid.width / 2, grid.ray_angle])
+            dots.append((angles, np.zeros(angles.size), zero, "C2", "on r = 0"))
+    else:
+        samples, r, theta = _state(obj, r, theta)
+        r_max = float(np.abs(r).max()) if r_max is None else float(r_max)
+        counts, theta_faces, r_faces = np.histogram2d(
+            np.mod(theta, 2 * np.pi), r, bins=bins, range=[[0, 2 * np.pi], [-r_max, r_max]]
+        )
+        density = counts.T / r.size / (np.diff(theta_faces)[None, :] * np.diff(r_faces)[:, None])
+        shifts, dots = (0.0,), []
+    positive = density[density > 0]
+    norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4), vmax=positive.max()) if positive.size else None
+    for shift in shifts:
+        mesh = ax.pcolormesh(theta_faces + shift, r_faces, np.where(density > 0, density, np.nan), norm=norm, cmap="viridis", shading="flat")
+    ax.figure.colorbar(mesh, ax=ax, label="density (per unit r per radian)")
+    for angle in np.unique(samples.regions.angles):
+        ax.axvline(np.mod(angle, 2 * np.pi), color="0.5", lw=0.5, zorder=1)
+    for x, y, mass, colour, label in dots:
+        keep = mass > 1e-6
+        if keep.any():
+            ax.scatter(np.mod(x[keep], 2 * np.pi), y[keep], s=60 * mass[keep] / mass.max(), color=colour, alpha=0.7, label=f"mass {label}: {mass.sum():.3f}", zorder=3)
+    if dots:
+        ax.legend(loc="upper right", fontsize="x-small")
+    ax.set_xlim(0, 2 * np.pi)
+    ax.set_xlabel("theta")
+    ax.set_ylabel("r")
+    return ax
+
+
 def plot_residuals(history, ax=None):
     """Residuals rho_j(t) of a run's history, and the loss on a second axis."""
     ax = _axes(ax, (7, 4))
