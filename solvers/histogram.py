@@ -19,8 +19,10 @@ class CylinderGrid:
     Attributes: ``rc`` r-centres, ``dr``; ``faces`` (n_c,) left theta-face of each cell (starting at
     the first boundary angle, increasing, possibly past 2 pi), ``width``, ``cell_arc`` (the arc of
     :class:`meanfield.Regions` holding the cell), ``face_ray`` (ray index of a face on a boundary
-    angle, else -1), ``ray_angle``, ``ray_arc`` (the arc starting at the ray), ``mean_d`` (the cell
-    average of d(theta)), ``t_face`` (t at each face).
+    angle, else -1), ``ray_angle``, ``ray_arc`` (the arc starting at the ray), ``ray_face`` (the
+    face on each ray), ``mean_d`` (the cell average of d(theta)), ``t_face`` (t at each face),
+    ``inv_width``, ``has_slope`` (1.0 for a cell with no ray on its faces), ``r_out`` (largest |r|
+    of a cell centre).
     """
 
     def __init__(self, samples, n_r, n_theta, r_max):
@@ -32,6 +34,7 @@ class CylinderGrid:
         self.r_max = float(r_max)
         self.dr = 2 * self.r_max / n_r
         self.rc = -self.r_max + self.dr * (np.arange(n_r) + 0.5)
+        self.r_out = self.rc[-1]  # the largest |r| of a cell centre, which sets the angular CFL limit
         reg = samples.regions
         rays = np.unique(reg.angles)
         lengths = np.diff(np.append(rays, rays[0] + 2 * np.pi))
@@ -198,7 +201,7 @@ class HistogramSolver(Evolution):
         state.rate = hk.refresh(
             cells, rays, grid.rc, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
             samples.x, samples.y, reg.arc_on, reg.arc_off, reg.arc_count, reg.arc_prefix,
-            grid.r_max - 0.5 * grid.dr, grid.dr, self.order, self.tv, state.moments, state.rho, state.g, state.w, state.w_ray, state.v_cell, state.v_ray,
+            grid.r_out, grid.dr, self.order, self.tv, state.moments, state.rho, state.g, state.w, state.w_ray, state.v_cell, state.v_ray,
         )
 
     def _euler(self, masses, state, h, new_masses):
@@ -227,7 +230,7 @@ class HistogramSolver(Evolution):
         grid, state = self.grid, _StepState(*self._now.shape)
         state.g[:] = g
         hk.speeds(state.g, grid.cell_arc, grid.mean_d, grid.t_face, grid.inv_width, grid.face_ray, grid.ray_face, grid.ray_arc, grid.ray_d,
-                  grid.r_max - 0.5 * grid.dr, grid.dr, self.order, self.tv, state.w, state.w_ray, state.v_cell, state.v_ray)
+                  grid.r_out, grid.dr, self.order, self.tv, state.w, state.w_ray, state.v_cell, state.v_ray)
         masses = tuple(np.ascontiguousarray(own if given is None else given, dtype=np.float64) for own, given in zip(self._masses, (cells, rays, zero)))
         new = tuple(np.empty_like(a) for a in masses)
         out = self._euler(masses, state, float(dt), new)
