@@ -116,9 +116,9 @@ class HistogramSolver(Evolution):
     Mass on boundary rays is carried explicitly (``ray_mass``): the angular field jumps there, and
     mass that reaches an attracting ray stays on it and slides in r with the (continuous) radial
     velocity, as the Filippov solution does. A ray whose flow turns to crossing releases its mass
-    downstream; a ray that turns repulsive keeps it (see :func:`solvers.kernels.histogram.euler_step`
-    for why). Under Heun's method the release is spread over two steps (the first stage releases
-    all, the average keeps half).
+    downstream; a repulsive ray releases it to its two sides in the shares of the sliding mode, as
+    particle systems do (see :func:`solvers.kernels.histogram.euler_step`). Under Heun's method a
+    release is spread over two steps (the first stage releases all, the average keeps half).
 
     Cost per step: O(n_r n_theta + s) (one or two Euler stages), parallel over r-rows, the same
     bits for any thread count. The step is limited by the angular speed |r_max| |g| at the outer

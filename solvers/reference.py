@@ -106,7 +106,10 @@ def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
                 new_cells[i, below] -= from_below
                 new_cells[i, above] -= from_above
                 new_rays[i, q] += from_below + from_above
-            # repulsive: nothing crosses and the ray keeps its mass
+            else:  # repulsive: the share u_R / (u_R - u_L) of the mass goes below, the rest above
+                new_cells[i, below] += rays[i, q] * u_above / (u_above - u_below)
+                new_cells[i, above] += rays[i, q] * -u_below / (u_above - u_below)
+                new_rays[i, q] -= rays[i, q]
 
     half = n_r // 2  # rows half - 1 and half meet at r = 0
 

@@ -139,9 +139,12 @@ def euler_step(M, R, Z, new_M, new_R, new_Z, staying, slopes_cells, slopes_rays,
       both > 0 (or both < 0): the flow crosses; ray mass is released downstream (0 is not in
       the convex hull of the two velocities: no Filippov solution stays on the ray);
       u_L >= 0 >= u_R: the ray attracts (one side may be dead, u = 0): both sides feed R[i, q];
-      u_L <= 0 <= u_R: the ray repels; no flux crosses it, and the mass on it stays (0 is in the
-      convex hull: staying is a Filippov solution, and it is the one that particle systems converge
-      to as the time step goes to 0, since the repelling speeds grow from 0 when a ray turns).
+      u_L <= 0 <= u_R, not both 0: the ray repels; no flux crosses it, and the mass on it leaves to
+      the two sides, the share u_R / (u_R - u_L) below and -u_L / (u_R - u_L) above. Staying is a
+      Filippov solution too, but particles do not select it: sliding on an attracting ray they
+      chatter across it and spend these shares of their time on each side (the sliding mode), and
+      when the ray repels (typically after sliding through r = 0, where u = r w flips sign) each
+      leaves on the side it is on. Next to a dead side (u = 0) all the mass goes there and stays.
     """
     n_r, n_c = M.shape
     n_q = R.shape[1]
@@ -186,6 +189,11 @@ def euler_step(M, R, Z, new_M, new_R, new_Z, staying, slopes_cells, slopes_rays,
                 new_M[i, left] -= x_left
                 new_M[i, f] -= x_right
                 kept = on_ray + x_left + x_right
+            else:  # repulsive: the mass leaves to the two sides in its sliding-mode shares
+                to_left = on_ray * u_right / (u_right - u_left)
+                new_M[i, left] += to_left
+                new_M[i, f] += on_ray - to_left
+                kept = 0.0
             staying[i, k] = kept
             new_R[i, k] = kept
         _r_row(M, slopes_cells, Z[:n_c], i, v_cell, tv, courant, new_M, new_Z[:n_c], out_cells)
