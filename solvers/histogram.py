@@ -118,7 +118,8 @@ class HistogramSolver(Evolution):
     velocity, as the Filippov solution does. A ray whose flow turns to crossing releases its mass
     downstream; a repulsive ray releases it to its two sides in the shares of the sliding mode, as
     particle systems do (see :func:`solvers.kernels.histogram.euler_step`). Under Heun's method a
-    release is spread over two steps (the first stage releases all, the average keeps half).
+    release halves the ray's mass each step (the first stage releases all, the average keeps
+    half): it takes a few steps instead of one, a first-order effect in time.
 
     Cost per step: O(n_r n_theta + s) (one or two Euler stages), parallel over r-rows, the same
     bits for any thread count. The step is limited by the angular speed |r_max| |g| at the outer
