@@ -4,6 +4,7 @@ The model, without a clock: samples, the arcs cut by their boundary rays, residu
 region-indexed velocity field of the canonical particles w = (r, theta), and the maps to full
 parameters (a, b, c). Time evolution lives in the ``solvers`` package.
 """
+from .attractors import classify_rays
 from .field import arc_fields, arc_moments, loss, residual_rate, residuals, velocity
 from .params import from_canonical, invariants, knots, to_canonical, uv
 from .regions import Regions, boundary_angles
@@ -24,5 +25,6 @@ __all__ = [
     "invariants",
     "knots",
     "uv",
+    "classify_rays",
 ]
 __version__ = "0.1.0"

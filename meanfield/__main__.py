@@ -1,5 +1,6 @@
+"""``python -m meanfield``: the command line lives with the run layer (:mod:`solvers.cli`)."""
 import sys
 
-from .cli import main
+from solvers.cli import main
 
 sys.exit(main())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import field
+from .samples import as_samples
 
 ATTRACTOR, REPULSOR, CROSSING = "attractor", "repulsor", "crossing"
 
@@ -96,9 +97,13 @@ def classify_rays(samples, rho):
     -------
     RayClassification
     """
+    samples = as_samples(samples)
     rho = np.asarray(rho, dtype=np.float64)
     if rho.shape[-1:] != (samples.s,) or rho.ndim > 2:
         raise ValueError(f"rho must have shape ({samples.s},) or (T, {samples.s}), got {rho.shape}")
+    if not np.all(np.isfinite(rho)):
+        bad = np.argwhere(~np.isfinite(rho))[0]
+        raise ValueError(f"rho has non-finite residuals (first at index {tuple(int(i) for i in bad)}): no ray can be classified")
     a, b = one_sided_fields(samples, rho)
     reg = samples.regions
     below_arc, above_arc = _adjacent_arcs(reg.angles)
@@ -173,6 +178,7 @@ def ray_mass(samples, r, theta, eps):
 
     The share is the particle count over m (the mass of the empirical measure mu). O(m log m + s).
     """
+    samples = as_samples(samples)
     reg = samples.regions
     theta = np.mod(np.asarray(theta, dtype=np.float64), 2 * np.pi)
     positive = np.asarray(r) > 0

@@ -11,6 +11,7 @@ Particle arrays may be float32 or float64; reductions run in float64.
 import numpy as np
 
 from .kernels import field as _k
+from .samples import as_samples
 
 
 def as_particles(r, theta):
@@ -31,6 +32,7 @@ def as_particles(r, theta):
 
 def arc_moments(samples, r, theta):
     """Per-arc moments M_k = sum_{i in A_k} r_i d(th_i), shape (2s, 2), float64."""
+    samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     reg = samples.regions
     work = np.empty((_k.n_chunks(r.size), reg.n_arcs, 2))
@@ -49,12 +51,14 @@ def residuals_from_moments(samples, moments, m):
 
 def residuals(samples, r, theta):
     """Residuals rho_j = f(x_j) - y_j of the network of canonical particles (r, theta), shape (s,)."""
+    samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     return residuals_from_moments(samples, arc_moments(samples, r, theta), r.size)
 
 
 def arc_fields(samples, rho):
     """Per-arc field vectors g_k = sum_{j in C_k} rho_j xt_j, shape (2s, 2)."""
+    samples = as_samples(samples)
     rho = _as_residuals(samples, rho)
     reg = samples.regions
     g = np.empty((reg.n_arcs, 2))
@@ -81,6 +85,7 @@ def velocity(samples, r, theta, rho=None, tv=0.0):
         dr = -<g_k, d(th)> - lambda sign(r), dtheta = -r <g_k, t(th)> for th in arc A_k, per unit
         of mean-field time. Same dtype as the particles.
     """
+    samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     if rho is None:
         rho = residuals(samples, r, theta)
@@ -94,6 +99,7 @@ def velocity(samples, r, theta, rho=None, tv=0.0):
 
 def loss(samples, r, theta, tv=0.0):
     """L = 1/2 sum_j rho_j^2 (+ tv * (1/m) sum_i |r_i|, the regulariser of eq. 16)."""
+    samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     rho = residuals(samples, r, theta)
     value = 0.5 * float(rho @ rho)
@@ -110,6 +116,7 @@ def residual_rate(samples, r, theta):
 
     O(m + s): per-arc second moments, then prefix sums over each run B_j.
     """
+    samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     reg = samples.regions
     g = arc_fields(samples, residuals(samples, r, theta))

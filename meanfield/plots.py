@@ -1,9 +1,10 @@
 """Figures of a network state and of a run.
 
-Every function takes either a solver (anything with ``samples`` and ``r``/``theta``, or
-``canonical()`` for full parameters) or plain ``samples, r, theta`` arrays, an optional matplotlib
-Axes, and returns the Axes. Markers are drawn for at most MAX_MARKERS neurons (a fixed random
-subset); curves and fields use all of them.
+Every function takes either a solver (anything with ``samples`` and ``r``/``theta``,
+``canonical()`` for full parameters, or a histogram solver's ``grid`` and masses) or plain
+``samples, r, theta`` arrays, an optional matplotlib Axes, and returns the Axes. Markers are drawn
+for at most MAX_MARKERS neurons (a fixed random subset; for a histogram, points drawn from its
+masses); curves use all of them. Nothing here selects a matplotlib backend.
 """
 import numpy as np
 
@@ -22,13 +23,60 @@ def _axes(ax, figsize=(6, 4.5)):
 
 
 def _state(obj, r, theta):
-    """(samples, r, theta) from a solver or from explicit arrays."""
+    """(samples, r, theta) from a solver or from explicit arrays; a histogram solver gives
+    MAX_MARKERS points drawn from its masses."""
     if r is not None:
         return obj, np.asarray(r), np.asarray(theta)
     if hasattr(obj, "canonical"):
         r, theta = obj.canonical()
         return obj.samples, r, theta
+    if _is_histogram(obj):
+        return (obj.samples, *histogram_points(obj))
     return obj.samples, obj.r, obj.theta
+
+
+def _is_histogram(obj):
+    return hasattr(obj, "mass_cells") and hasattr(obj, "grid")
+
+
+def _histogram_atoms(hist):
+    """The histogram's measure as weighted atoms (r, direction d, mass): cell centres with the
+    cell average of d(theta), and the rays' points. Exact for f at the samples (no sample's
+    boundary lies inside a cell)."""
+    grid = hist.grid
+    n_r, n_c = hist.mass_cells.shape
+    r = np.concatenate([np.repeat(grid.rc, n_c), np.repeat(grid.rc, grid.ray_angle.size)])
+    d = np.concatenate([np.tile(grid.mean_d, (n_r, 1)), np.tile(grid.ray_d, (n_r, 1))])
+    mass = np.concatenate([hist.mass_cells.ravel(), hist.ray_mass.ravel()])
+    return r, d, mass
+
+
+def histogram_points(hist, n=MAX_MARKERS, seed=0):
+    """n points (r, theta) drawn from a histogram solver's cell and ray masses (cell centres)."""
+    grid = hist.grid
+    n_c = grid.faces.size
+    centres = np.mod(grid.faces + grid.width / 2, 2 * np.pi)
+    mass = np.concatenate([hist.mass_cells.ravel(), hist.ray_mass.ravel()])
+    if mass.sum() <= 0:
+        return np.zeros(0), np.zeros(0)
+    pick = np.random.default_rng(seed).choice(mass.size, n, p=mass / mass.sum())
+    cells = pick < hist.mass_cells.size
+    row = np.where(cells, pick // n_c, (pick - hist.mass_cells.size) // grid.ray_angle.size)
+    col = np.where(cells, pick % n_c, (pick - hist.mass_cells.size) % grid.ray_angle.size)
+    theta = np.where(cells, centres[np.minimum(col, n_c - 1)], grid.ray_angle[np.minimum(col, grid.ray_angle.size - 1)])
+    return grid.rc[row], theta
+
+
+def network_values(obj, x):
+    """f(x) of a solver's network (particles, full parameters or histogram) at the points x."""
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    if _is_histogram(obj):
+        r, d, mass = _histogram_atoms(obj)
+        keep = mass > 0
+        pre = np.outer(x, d[keep, 0]) + d[keep, 1]
+        return np.maximum(pre, 0.0) @ (mass[keep] * r[keep])
+    _, r, theta = _state(obj, None, None)
+    return reference.network(x, r, theta)
 
 
 def _subset(m, seed=0):
@@ -38,16 +86,24 @@ def _subset(m, seed=0):
 
 
 def plot_network(obj, r=None, theta=None, ax=None, n_points=400):
-    """The network function f(x) with its knots on the curve and the samples (Figure 1, left)."""
+    """The network function f(x) with its knots on the curve and the samples (Figure 1, left).
+
+    For a histogram solver, f is computed from its cells and rays, and the knots drawn are
+    points drawn from its masses."""
+    histogram = r is None and _is_histogram(obj)
     samples, r, theta = _state(obj, r, theta)
     ax = _axes(ax)
     lo, hi = samples.x[0], samples.x[-1]
     pad = 0.15 * max(hi - lo, 1.0)
     grid = np.linspace(lo - pad, hi + pad, n_points)
-    ax.plot(grid, reference.network(grid, r, theta), color="C0", lw=1.5, label="network f(x)")
+
+    def f(x):
+        return network_values(obj, x) if histogram else reference.network(x, r, theta)
+
+    ax.plot(grid, f(grid), color="C0", lw=1.5, label="network f(x)")
     e = params.knots(theta)[_subset(np.size(theta))]
     e = e[(e > grid[0]) & (e < grid[-1])]
-    ax.plot(e, reference.network(e, r, theta), "o", ms=3, color="C2", alpha=0.5, label="knots")
+    ax.plot(e, f(e), "o", ms=3, color="C2", alpha=0.5, label=f"knots -tan(theta) ({e.size} shown)")
     ax.plot(samples.x, samples.y, "x", color="C3", ms=8, mew=2, label="samples")
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
@@ -94,11 +150,21 @@ def plot_uv(obj, r=None, theta=None, ax=None, extent=None):
         extent = 1.1 * max(np.quantile(np.hypot(u, v), 0.99) if u.size else 1.0, 1e-12)
     _activation_regions(ax, samples, extent)
     _sample_lines(ax, samples, extent)
-    ax.scatter(u[positive], v[positive], s=4, color="C3", label="r > 0", zorder=2)
-    ax.scatter(u[~positive], v[~positive], s=4, color="C0", label="r < 0", zorder=2)
+    ax.scatter(u[positive], v[positive], s=4, color="C3", label="neuron, r > 0", zorder=2)
+    ax.scatter(u[~positive], v[~positive], s=4, color="C0", label="neuron, r < 0", zorder=2)
     _square(ax, extent)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(handles=[*ax.get_legend_handles_labels()[0], *_region_legend()], loc="upper right", fontsize="x-small")
     return ax
+
+
+def _region_legend():
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    return [
+        Line2D([], [], color="0.5", lw=0.7, label="sample line u x_j + v = 0"),
+        Patch(color=(0.75, 0.88, 1.0), label="activation region (darker: more active samples)"),
+    ]
 
 
 def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
@@ -180,7 +246,9 @@ def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
 
 
 def plot_residuals(history, ax=None):
-    """Residuals rho_j(t) of a run's history, and the loss on a second axis."""
+    """Residuals rho_j(t) of a run's history (a History or a solver holding one), and the loss
+    on a second axis (dashed, log scale)."""
+    history = getattr(history, "history", history)
     ax = _axes(ax, (7, 4))
     t = history.t
     for j in range(history.s):
@@ -189,17 +257,20 @@ def plot_residuals(history, ax=None):
     ax.set_xlabel("t")
     ax.set_ylabel("residual rho_j")
     loss_ax = ax.twinx()
-    loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss")
+    loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss 1/2 |rho|^2 (right axis)")
     loss_ax.set_ylabel("loss 1/2 |rho|^2")
-    if history.s <= 10:
-        ax.legend(loc="upper right", fontsize="x-small", ncol=2)
+    handles = (ax.get_legend_handles_labels()[0] if history.s <= 10 else []) + loss_ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper right", fontsize="x-small", ncol=2)
     return ax
 
 
 def plot_ray_timeline(samples, history, sign=1, ax=None):
-    """State of every ray over a run for the given sign of r (red attractor, blue repulsor)."""
+    """State of every ray over a run for the given sign of r (red attractor, blue repulsor,
+    grey crossing), with a legend."""
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
+    history = getattr(history, "history", history)
     ax = _axes(ax, (7, 3.5))
     cls = attractors.classify_rays(samples, history.rho)
     states = cls.state(sign)
@@ -210,5 +281,7 @@ def plot_ray_timeline(samples, history, sign=1, ax=None):
     labels = [f"x{cls.sample[k] + 1} {'on' if samples.regions.switches_on[k] else 'off'}" for k in range(cls.angle.size)]
     ax.set_yticks(np.arange(cls.angle.size) + 0.5, labels, fontsize="x-small")
     ax.set_xlabel("t")
-    ax.set_title(f"ray states for r {'>' if sign > 0 else '<'} 0 (red attractor, blue repulsor)")
+    ax.set_title(f"ray states for r {'>' if sign > 0 else '<'} 0")
+    ax.legend(handles=[Patch(color=RAY_COLOURS[k], label=k) for k in (attractors.ATTRACTOR, attractors.REPULSOR, attractors.CROSSING)],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="x-small")
     return ax

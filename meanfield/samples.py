@@ -83,3 +83,12 @@ def _as_vector(values, name):
     if bad.any():
         raise ValueError(f"{name} has {bad.sum()} non-finite value(s) (NaN or inf), first at index {np.argmax(bad)}")
     return arr
+
+
+def as_samples(samples):
+    """``samples`` itself if it is a :class:`Samples`; a clear error otherwise."""
+    if isinstance(samples, Samples):
+        return samples
+    raise ValueError(
+        f"samples must be a meanfield.Samples (build one with meanfield.Samples(x, y)), got {type(samples).__name__}"
+    )

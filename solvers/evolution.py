@@ -1,4 +1,6 @@
-"""What every time-evolution solver shares: the clock, the run loop, the history, divergence."""
+"""What every time-evolution solver shares: the clock, the run loop with its observers, the
+residuals of the current state, and the state as named arrays and scalars."""
+import json
 import math
 
 import numpy as np
@@ -6,29 +8,33 @@ import numpy as np
 from meanfield import field
 
 from .history import History
+from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, ProgressBar
 
-
-class DivergenceError(FloatingPointError):
-    """The state stopped being finite; the message names the step and time."""
+__all__ = ["Evolution", "DivergenceError", "check_finite", "check_step"]
 
 
 class Evolution:
     """Base of the solvers: owns samples, clock (``t``, ``step``), history and the run loop.
 
-    A subclass implements ``_advance(h)`` (take one step of at most h, return the step taken) and
+    A subclass implements ``_advance(h)`` (take one step of at most h, return the step taken),
     ``_moments`` / ``_norm`` (per-arc moments of the current state and the normalisation m or
-    alpha, from which the residuals are O(s)).
+    alpha, from which the residuals are O(s)), ``_state()`` and ``_set_state(state)`` (its own
+    named arrays and scalars, see :meth:`state`), and ``KIND`` (the name of the solver in files).
     """
 
+    KIND = None
+
     def __init__(self, samples, *, record_every=1, rng=None):
-        if int(record_every) < 1:
-            raise ValueError(f"record_every must be a positive number of steps, got {record_every}")
-        self.samples = samples
+        from meanfield.samples import as_samples
+
+        if record_every is not None and (int(record_every) != record_every or int(record_every) < 1):
+            raise ValueError(f"record_every must be a positive number of steps or None, got {record_every}")
+        self.samples = as_samples(samples)
         self.t = 0.0
         self.step = 0
-        self.record_every = int(record_every)
+        self.record_every = None if record_every is None else int(record_every)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        self.history = History(samples.s)
+        self.history = History(self.samples.s)
 
     def residuals(self):
         """Residuals rho_j = f(x_j) - y_j of the current state, shape (s,) (O(s))."""
@@ -39,59 +45,112 @@ class Evolution:
         rho = self.residuals()
         return 0.5 * float(rho @ rho)
 
+    def finite(self):
+        """False once the state (seen through its per-arc moments) is no longer finite."""
+        return bool(np.all(np.isfinite(self._moments)))
+
     def _field(self):
         """Per-arc field vectors g_k of the current residuals."""
         return field.arc_fields(self.samples, self.residuals())
 
-    def _record(self):
-        self.history.record(self.t, self.step, self.residuals())
+    def _step_size(self):
+        """The step the solver takes when nothing bounds it (a fixed dt, or its stability limit)."""
+        return self.dt
 
-    def run(self, t_end=None, steps=None, progress=False):
-        """Advance to time ``t_end`` or by ``steps`` steps (exactly one of them).
+    # -- state -------------------------------------------------------------------------------
+    def state(self):
+        """The whole state as a dict of named numpy arrays and scalars (str, int, float, bool).
 
-        With ``t_end``, the last step is shortened to land on t_end. ``progress=True`` shows a
-        progress bar. Records the history every ``record_every`` steps and at the end.
-        Raises DivergenceError when the state stops being finite.
+        ``kind`` names the solver, ``t`` and ``step`` the clock, ``rng`` the generator's state (as
+        JSON text); the rest is the solver's own (see its ``_state``). :meth:`from_state` rebuilds
+        a solver that continues with the same bits. Arrays are the solver's own (not copies).
         """
-        if (t_end is None) == (steps is None):
-            raise ValueError("give exactly one of t_end and steps")
-        if steps is not None and int(steps) < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        if t_end is not None and not math.isfinite(t_end):
-            raise ValueError(f"t_end must be finite, got {t_end}")
-        if not len(self.history):
-            self._record()
-        bar = _progress(progress, steps if steps is not None else t_end - self.t)
-        taken = 0
-        while True:
-            if steps is not None:
-                if taken >= steps:
+        state = dict(kind=self.KIND, t=float(self.t), step=int(self.step), rng=json.dumps(self.rng.bit_generator.state))
+        state.update(self._state())
+        return state
+
+    @classmethod
+    def from_state(cls, samples, state, *, record_every=None):
+        """A solver rebuilt from :meth:`state` (arrays are copied). Its history starts empty."""
+        if state.get("kind") != cls.KIND:
+            raise ValueError(f"this state is of a {state.get('kind')!r} solver, not {cls.KIND!r}")
+        solver = cls._from_state(samples, state, record_every)
+        solver.t = float(state["t"])
+        solver.step = int(state["step"])
+        rng_state = json.loads(state["rng"])
+        solver.rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+        solver.rng.bit_generator.state = rng_state
+        return solver
+
+    # -- the run loop ------------------------------------------------------------------------
+    def run(self, t_end=None, steps=None, progress=False, observers=()):
+        """Advance to time ``t_end`` or by ``steps`` steps (at least one of them; with both, the
+        first reached), calling the observers after each step.
+
+        With ``t_end`` the last step is shortened to land on it. The solver's own history is
+        recorded every ``record_every`` steps, at the start of an empty history and at the end
+        (not at all with ``record_every=None``: give a HistoryRecorder of another cadence).
+        ``progress=True`` shows a progress bar. An observer may stop the run early; the reason
+        is kept in ``stop_reason`` ("t_end", "steps" or the observer's).
+        Raises DivergenceError when the state stops being finite (or a guard says so).
+        """
+        if t_end is None and steps is None:
+            raise ValueError("give t_end or steps (or both)")
+        if steps is not None and (int(steps) != steps or steps < 0):
+            raise ValueError(f"steps must be a non-negative integer, got {steps}")
+        if t_end is not None:
+            if not math.isfinite(t_end):
+                raise ValueError(f"t_end must be finite, got {t_end}")
+            if t_end < self.t:
+                raise ValueError(f"t_end = {t_end:g} is before the solver's time t = {self.t:g}")
+        end_step = None if steps is None else self.step + int(steps)
+        chain = [DivergenceGuard()]
+        if self.record_every is not None:
+            chain.append(HistoryRecorder(self.history, Cadence(steps=self.record_every)))
+        if progress:
+            chain.append(ProgressBar(t_end=t_end, steps=steps if t_end is None else None))
+        chain.extend(observers)
+        reason = None
+        try:
+            for obs in chain:
+                obs.start(self)
+            while reason is None:
+                if end_step is not None and self.step >= end_step:
+                    reason = "steps"
                     break
-                h = self.dt
-            else:
-                remaining = t_end - self.t
-                if remaining <= 1e-12 * max(1.0, abs(t_end)):
-                    break
-                h = min(self.dt, remaining)
-            h = self._advance(h)
-            self.t += h
-            self.step += 1
-            taken += 1
-            if not np.all(np.isfinite(self._moments)):
-                raise DivergenceError(f"the state is no longer finite at step {self.step} (t = {self.t:.6g}); reduce the step")
-            if self.step % self.record_every == 0:
-                self._record()
-            if bar is not None:
-                bar.update(1 if steps is not None else h)
-        if bar is not None:
-            bar.close()
-        self._record()
+                h, remaining = self._step_size(), math.inf
+                if t_end is not None:
+                    remaining = t_end - self.t
+                    if remaining <= 1e-12 * max(1.0, abs(t_end)):
+                        self.t = float(t_end)  # rounding of the sum of steps: land on t_end
+                        reason = "t_end"
+                        break
+                    h = min(h, remaining)
+                if not math.isfinite(h):
+                    raise ValueError("the step is unbounded (the field vanishes); give a t_end")
+                taken = self._advance(h)
+                self.t = float(t_end) if taken == remaining else self.t + taken
+                self.step += 1
+                for obs in chain:
+                    reason = obs.step(self) or reason
+            self.stop_reason = reason
+            for obs in chain:
+                obs.finish(self, reason)
+        finally:
+            for obs in chain:
+                obs.close()
         return self
 
 
-def _progress(enabled, total):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+def check_step(name, value):
+    """A clear error unless ``value`` is a positive finite time step."""
+    if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite time step, got {value}")
 
-    return tqdm(total=total, unit="step" if isinstance(total, int) else "t")
+
+def check_finite(**arrays):
+    """A clear error naming the first array (keyword name) that holds NaN or inf."""
+    for name, values in arrays.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf), first at index {int(np.argmax(bad))}")

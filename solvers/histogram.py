@@ -1,9 +1,12 @@
 """Eulerian solver of the continuity equation d_t mu = div(grad V(.; mu) mu) on R x S^1."""
+import math
+import warnings
+
 import numpy as np
 
 from meanfield import field
 
-from .evolution import Evolution
+from .evolution import Evolution, check_finite
 from .kernels import histogram as hk
 
 GAUSS3 = (np.array([-np.sqrt(0.6), 0.0, np.sqrt(0.6)]), np.array([5.0, 8.0, 5.0]) / 9.0)
@@ -31,6 +34,7 @@ class CylinderGrid:
         if int(n_r) < 2 or int(n_theta) < 1:
             raise ValueError(f"need n_r >= 2 and n_theta >= 1, got {n_r}, {n_theta}")
         n_r = int(n_r) + int(n_r) % 2
+        self.n_theta = int(n_theta)
         self.r_max = float(r_max)
         self.dr = 2 * self.r_max / n_r
         self.rc = -self.r_max + self.dr * (np.arange(n_r) + 0.5)
@@ -94,10 +98,14 @@ class HistogramSolver(Evolution):
     ----------
     samples : meanfield.Samples
     density : callable
-        Vectorised initial probability density w.r.t. dr dtheta, ``density(r, theta)``; cell masses
-        are 3 x 3 Gauss-Legendre integrals, exact to high order for smooth densities. Put the jumps
-        of a discontinuous density on cell faces (r = -r_max + k * 2 r_max / n_r): a jump inside a
-        cell gives that cell's mass an O(1) relative error. Mass outside |r| < r_max is reported.
+        The initial law as a probability density w.r.t. dr dtheta on R x [0, 2 pi): a vectorised
+        ``density(r, theta)`` of broadcast arrays returning non-negative values whose integral is 1
+        (for r ~ N(0, sigma^2) and theta uniform: exp(-r^2 / 2 sigma^2) / (sqrt(2 pi) sigma 2 pi)).
+        Cell masses are 3 x 3 Gauss-Legendre integrals, exact to high order for smooth densities.
+        Put the jumps of a discontinuous density on cell faces (r = -r_max + k * 2 r_max / n_r): a
+        jump inside a cell gives that cell's mass an O(1) relative error. The total is checked by
+        the same quadrature over |r| < 4 r_max (ValueError unless within 1e-3 of 1), and a warning
+        names the share beyond r_max when it passes ``leak``.
     n_r, n_theta, r_max : grid (see :class:`CylinderGrid`).
     order : {1, 2}
         1: first-order upwind fluxes and forward Euler. 2: MUSCL (linear reconstruction with the
@@ -105,6 +113,9 @@ class HistogramSolver(Evolution):
         the density is smooth, and half the stability limit per stage.
     cfl : float
         Fraction of the stability limit used by the adaptive time step (<= 1 keeps positivity).
+    leak : float
+        Share of the mass whose loss through |r| = r_max (at the start, or flowing out during the
+        run) is warned about (RuntimeWarning, once each): enlarge r_max when it shows.
     tv : float
         lambda >= 0 of the regulariser lambda * integral |r| d mu (eq. 16): the radial velocity
         gains -lambda sign(r), and mass that reaches r = 0 where |<g, d>| <= lambda stays there
@@ -127,10 +138,14 @@ class HistogramSolver(Evolution):
     accuracy of upwind with 3.5 to 35 times fewer cells, in less time.
     """
 
-    def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, record_every=1, rng=None):
+    KIND = "histogram"
+
+    def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, leak=0.01, record_every=1, rng=None):
         super().__init__(samples, record_every=record_every, rng=rng)
-        if not tv >= 0:
-            raise ValueError(f"tv must be >= 0, got {tv}")
+        if not (math.isfinite(tv) and tv >= 0):
+            raise ValueError(f"tv must be finite and >= 0, got {tv}")
+        if not 0 < leak < 1:
+            raise ValueError(f"leak must be a share in (0, 1), got {leak}")
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (upwind, forward Euler) or 2 (MUSCL, Heun), got {order}")
         if not 0 < cfl <= 1:
@@ -138,14 +153,19 @@ class HistogramSolver(Evolution):
         self.grid = CylinderGrid(samples, n_r, n_theta, r_max)
         self.tv = float(tv)
         self.cfl = float(cfl)
+        self._leak_warned = False
         self.order = int(order)
-        self.dt = np.inf  # steps are CFL-limited; run(t_end) shortens the last one
+        self.leak = float(leak)
         n_c, n_q = self.grid.faces.size, self.grid.ray_angle.size
-        self.mass_cells = np.zeros(self.grid.shape) if density is None else self._integrate(density)
+        self.mass_cells = np.zeros(self.grid.shape)
         self.ray_mass = np.zeros((self.grid.rc.size, n_q))
         self.zero_mass = np.zeros(n_c + n_q)
         self.outflow = 0.0
-        self.initial_mass = 1.0 if density is None else float(self.mass_cells.sum())
+        self.initial_mass = 1.0
+        if density is not None:
+            self.mass_cells = self._integrate(density, self.grid.rc)
+            self.initial_mass = float(self.mass_cells.sum())
+            self._check_total(density)
         # the next state (and Heun's first stage) is built in these buffers, then swapped in: no
         # allocation per step
         self._next = self._empty_masses()
@@ -170,27 +190,47 @@ class HistogramSolver(Evolution):
     def from_particles(cls, samples, r, theta, *, n_r, n_theta, r_max, **kwargs):
         """The empirical measure of canonical particles (mass 1/m each) binned on the grid."""
         r, theta = field.as_particles(r, theta)
+        check_finite(r=r, theta=theta)
         solver = cls(samples, None, n_r=n_r, n_theta=n_theta, r_max=r_max, **kwargs)
         i, c, inside = solver.grid.cells_of(r, theta)
         np.add.at(solver.mass_cells, (i[inside], c[inside]), 1.0 / r.size)
         solver.initial_mass = float(np.count_nonzero(inside)) / r.size
+        solver._warn_leak(1.0 - solver.initial_mass, "of the particles lie beyond")
         solver._refresh(solver._now, solver.mass_cells, solver.ray_mass)
         return solver
 
-    def _integrate(self, density):
+    def _integrate(self, density, rc):
+        """Cell masses of ``density`` on r-cells centred at ``rc`` (the grid's widths)."""
         grid = self.grid
         nodes, weights = GAUSS3
-        mass = np.zeros(grid.shape)
+        mass = np.zeros((rc.size, grid.faces.size))
         for a, wa in zip(nodes, weights):
-            r = grid.rc + 0.5 * grid.dr * a
+            r = rc + 0.5 * grid.dr * a
             for b, wb in zip(nodes, weights):
-                theta = grid.faces + grid.width * 0.5 * (1 + b)
+                theta = np.mod(grid.faces + grid.width * 0.5 * (1 + b), 2 * np.pi)
                 values = np.asarray(density(r[:, None], theta[None, :]), dtype=np.float64)
                 mass += wa * wb * values
         mass *= 0.25 * grid.dr * grid.width[None, :]
         if np.any(mass < 0) or not np.all(np.isfinite(mass)):
             raise ValueError("the initial density must be finite and non-negative")
         return mass
+
+    def _check_total(self, density):
+        """Total mass 1 (over |r| < 4 r_max), and a warning when much lies beyond r_max."""
+        grid = self.grid
+        outer = grid.r_max + grid.dr * (np.arange(int(round(1.5 * grid.rc.size))) + 0.5)
+        beyond = float(self._integrate(density, np.concatenate([-outer[::-1], outer])).sum())
+        total = self.initial_mass + beyond
+        if abs(total - 1.0) > 1e-3:
+            raise ValueError(
+                f"the initial density integrates to {total:.6g} over |r| < {4 * grid.r_max:g}, theta in [0, 2 pi); it must be "
+                f"a probability density w.r.t. dr dtheta (total mass 1)"
+            )
+        self._warn_leak(beyond, "of the initial density lies beyond")
+
+    def _warn_leak(self, share, what):
+        if share > self.leak:
+            warnings.warn(f"{share:.2%} {what} |r| = r_max = {self.grid.r_max:g} and is lost; enlarge r_max", RuntimeWarning, stacklevel=3)
 
     @property
     def _norm(self):
@@ -255,10 +295,35 @@ class HistogramSolver(Evolution):
         """Largest step for which every cell (and ray) loses at most cfl of its mass."""
         return np.inf if self._now.rate == 0 else self.cfl / self._now.rate
 
+    _step_size = stable_step
+
+    def _state(self):
+        """Cell, ray and r = 0 masses; outflow, initial mass; the grid (n_r, n_theta, r_max) and
+        the scheme (order, cfl, tv, leak)."""
+        n_r, n_c = self.grid.shape
+        return dict(
+            mass_cells=self.mass_cells, ray_mass=self.ray_mass, zero_mass=self.zero_mass, outflow=self.outflow,
+            initial_mass=self.initial_mass, n_r=n_r, n_theta=self.grid.n_theta, r_max=self.grid.r_max, order=self.order,
+            cfl=self.cfl, tv=self.tv, leak=self.leak, leak_warned=self._leak_warned,
+        )
+
+    @classmethod
+    def _from_state(cls, samples, state, record_every):
+        solver = cls(samples, None, n_r=int(state["n_r"]), n_theta=int(state["n_theta"]), r_max=float(state["r_max"]), tv=float(state["tv"]),
+                     order=int(state["order"]), cfl=float(state["cfl"]), leak=float(state["leak"]), record_every=record_every)
+        for name in ("mass_cells", "ray_mass", "zero_mass"):
+            own = getattr(solver, name)
+            if own.shape != np.shape(state[name]):
+                raise ValueError(f"{name} has shape {np.shape(state[name])}, the grid needs {own.shape}")
+            own[:] = state[name]
+        solver.outflow = float(state["outflow"])
+        solver.initial_mass = float(state["initial_mass"])
+        solver._leak_warned = bool(state["leak_warned"])
+        solver._refresh(solver._now, solver.mass_cells, solver.ray_mass)
+        return solver
+
     def _advance(self, h):
         h = min(h, self.stable_step())
-        if not np.isfinite(h):
-            raise ValueError("the field vanishes and no t_end bounds the step; use run(t_end=...)")
         now, stage = self._now, self._stage
         if self.order == 1:
             out = self._euler(self._masses, now, h, self._next)
@@ -280,6 +345,12 @@ class HistogramSolver(Evolution):
         self.mass_cells, self.ray_mass, self.zero_mass = self._next
         self._next = masses
         self.outflow += out
+        if not self._leak_warned and self.outflow > self.leak * self.initial_mass:
+            self._leak_warned = True
+            warnings.warn(
+                f"{self.outflow / self.initial_mass:.2%} of the mass has flowed out through |r| = r_max = {self.grid.r_max:g} "
+                f"by t = {self.t + h:.6g}; enlarge r_max", RuntimeWarning, stacklevel=4,
+            )
         self._refresh(now, self.mass_cells, self.ray_mass)
         return h
 

@@ -17,6 +17,16 @@ class History:
         self._t, self._step, self._rho = [], [], []
         self.s = s
 
+    @classmethod
+    def from_arrays(cls, t, step, rho):
+        """A history holding the given records (as read from a run file)."""
+        rho = np.asarray(rho, dtype=np.float64)
+        history = cls(rho.shape[1])
+        history._t = [float(v) for v in t]
+        history._step = [int(v) for v in step]
+        history._rho = list(rho)
+        return history
+
     def record(self, t, step, rho):
         if self._step and self._step[-1] == step:
             return  # already recorded at this step
@@ -24,9 +34,14 @@ class History:
         self._step.append(int(step))
         self._rho.append(np.array(rho, dtype=np.float64))
 
+    def truncate(self, step):
+        """Drop the records after ``step``."""
+        keep = int(np.searchsorted(np.asarray(self._step, dtype=np.int64), step, side="right"))
+        del self._t[keep:], self._step[keep:], self._rho[keep:]
+
     @property
     def t(self):
-        return np.array(self._t)
+        return np.array(self._t, dtype=np.float64)
 
     @property
     def step(self):
@@ -34,7 +49,7 @@ class History:
 
     @property
     def rho(self):
-        return np.array(self._rho).reshape(len(self._rho), self.s)
+        return np.array(self._rho, dtype=np.float64).reshape(len(self._rho), self.s)
 
     @property
     def loss(self):

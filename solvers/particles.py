@@ -1,11 +1,13 @@
 """Particle integrators: the canonical flow (optionally under the metric of Proposition 4) and
 plain gradient descent on the full parameters (a, b, c)."""
+import math
+
 import numpy as np
 
 from meanfield import field, params
 from meanfield.kernels import field as fk
 
-from .evolution import Evolution
+from .evolution import Evolution, check_finite, check_step
 from .kernels import particles as pk
 
 METHODS = ("euler", "heun", "rk4")
@@ -61,11 +63,11 @@ class ParticleSolver(Evolution):
         super().__init__(samples, record_every=record_every, rng=rng)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if not dt > 0:
-            raise ValueError(f"dt must be positive, got {dt}")
-        if tv < 0:
-            raise ValueError(f"tv must be >= 0, got {tv}")
+        check_step("dt", dt)
+        if not (math.isfinite(tv) and tv >= 0):
+            raise ValueError(f"tv must be finite and >= 0, got {tv}")
         r, theta = field.as_particles(r, theta)
+        check_finite(r=r, theta=theta)
         self.r = r.copy() if copy else r
         self.theta = theta.copy() if copy else theta
         np.mod(self.theta, 2 * np.pi, out=self.theta)
@@ -83,12 +85,15 @@ class ParticleSolver(Evolution):
             if alpha is None or not alpha > 0:
                 raise ValueError("the delta metric needs a positive alpha")
             self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (m,)))
+            check_finite(delta=self.delta)
             self.alpha = float(alpha)
         self._metric = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
         reg = samples.regions
         self._work = np.empty((fk.n_chunks(m), reg.n_arcs, 2))
         self._moments = np.empty((reg.n_arcs, 2))
         fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
+
+    KIND = "particles"
 
     @property
     def m(self):
@@ -97,6 +102,22 @@ class ParticleSolver(Evolution):
     @property
     def _norm(self):
         return self.m
+
+    def _state(self):
+        """r, theta (and delta with the metric), the per-arc moments; dt, method, tv, alpha
+        (0 without the metric)."""
+        state = dict(r=self.r, theta=self.theta, moments=self._moments, dt=self.dt, method=self.method, tv=self.tv, alpha=self.alpha or 0.0)
+        if self.delta.size:
+            state["delta"] = self.delta
+        return state
+
+    @classmethod
+    def _from_state(cls, samples, state, record_every):
+        alpha = float(state["alpha"]) or None
+        solver = cls(samples, state["r"], state["theta"], dt=state["dt"], method=str(state["method"]), tv=state["tv"],
+                     delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every)
+        solver._moments[:] = state["moments"]  # as the fused step left them: the same bits onward
+        return solver
 
     def loss(self):
         """L = 1/2 |rho|^2 + tv * mean |r| of the current state."""
@@ -163,11 +184,13 @@ class FullParticleSolver(Evolution):
         unknown = set(train) - set(LAYERS)
         if unknown or not train:
             raise ValueError(f"train must name layers among {LAYERS}, got {train}")
-        if not alpha > 0 or not lr > 0:
-            raise ValueError(f"alpha and lr must be positive, got alpha={alpha}, lr={lr}")
+        if not (math.isfinite(alpha) and alpha > 0):
+            raise ValueError(f"alpha must be positive and finite, got {alpha}")
+        check_step("lr", lr)
         arrays = [np.asarray(v) for v in (a, b, c)]
         if len({v.shape for v in arrays}) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
             raise ValueError(f"a, b, c must be non-empty 1-D arrays of one length, got shapes {[v.shape for v in arrays]}")
+        check_finite(a=arrays[0], b=arrays[1], c=arrays[2])
         dtype = np.result_type(*arrays)
         dtype = dtype if dtype in (np.float32, np.float64) else np.float64
         self.a, self.b, self.c = (np.array(v, dtype=dtype) for v in arrays)
@@ -179,9 +202,21 @@ class FullParticleSolver(Evolution):
         self._moments = np.empty((reg.n_arcs, 2))
         pk.full_moments(self.a, self.b, self.c, reg.angles, reg.table, self._work, self._moments)
 
+    KIND = "full"
+
     @property
     def lr(self):
         return self.dt
+
+    def _state(self):
+        """a, b, c, the per-arc moments; alpha, lr, train (the trained layers as one string)."""
+        return dict(a=self.a, b=self.b, c=self.c, moments=self._moments, alpha=self.alpha, lr=self.dt, train="".join(self.train))
+
+    @classmethod
+    def _from_state(cls, samples, state, record_every):
+        solver = cls(samples, state["a"], state["b"], state["c"], alpha=state["alpha"], lr=state["lr"], train=tuple(str(state["train"])), record_every=record_every)
+        solver._moments[:] = state["moments"]
+        return solver
 
     @property
     def m(self):
@@ -206,3 +241,4 @@ class FullParticleSolver(Evolution):
             "a" in self.train, "b" in self.train, "c" in self.train, self._work, self._moments,
         )
         return h
+

@@ -176,7 +176,9 @@ def test_divergence_stops_with_a_message(problem, rng):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(dt=0.0), "dt must be positive"),
+        (dict(dt=0.0), "dt must be a positive finite time step"),
+        (dict(dt=np.inf), "dt must be a positive finite time step"),
+        (dict(dt=0.1, tv=np.nan), "tv must be finite"),
         (dict(dt=0.1, method="leapfrog"), "method must be one of"),
         (dict(dt=0.1, alpha=2.0), "alpha is only used with delta"),
         (dict(dt=0.1, delta=1.0), "positive alpha"),
@@ -186,7 +188,7 @@ def test_bad_configuration(problem, kwargs, message):
     samples, r, theta = problem
     with pytest.raises(ValueError, match=message):
         solvers.ParticleSolver(samples, r, theta, **kwargs)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="give t_end or steps"):
         solvers.ParticleSolver(samples, r, theta, dt=0.1).run()
 
 

@@ -26,7 +26,7 @@ def main(argv=None):
     limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
     limit.add_argument("--seeds", type=int, default=3)
     limit.add_argument("--grid", type=int, nargs=2, default=None, metavar=("N_R", "N_THETA"), help="histogram taken as rho_inf (default: the case's)")
-    limit.add_argument("--figure", default="mean_field_limit.png")
+    limit.add_argument("--out", default="figures", help="folder of the figure mean_field_limit_<case>.png (default figures/)")
     args = parser.parse_args(argv)
     if args.command == "bench-field":
         from . import bench_field
@@ -39,7 +39,11 @@ def main(argv=None):
     elif args.command == "mean-field":
         from . import mean_field_limit
 
-        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=args.figure)
+        from pathlib import Path
+
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        figure = Path(args.out) / f"mean_field_limit_{args.case}.png"
+        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=figure)
     elif args.command == "bench":
         from . import bench_particles
 

@@ -1,0 +1,231 @@
+"""Reading and writing model data as self-describing, verified HDF5 files.
+
+Every file written here is written atomically (a temporary file in the same folder, flushed,
+fsync'ed, then renamed over the target, and the folder fsync'ed), so a reader sees either the old
+file or the new one, never a half-written one, whatever kills the writer. Each file carries
+
+- ``schema`` and ``schema_version`` attributes naming its layout, and ``meanfield_version``;
+- datasets in chunks with HDF5's Fletcher-32 checksum filter (and gzip where asked), so any HDF5
+  tool detects a damaged chunk;
+- a ``digest`` attribute: SHA-256 over every dataset (name, dtype, shape, bytes) and every
+  attribute, checked by :func:`read_file`, which so detects damage anywhere, metadata included.
+
+Files are described by two flat dicts: ``arrays`` maps dataset paths ("state/r") to arrays, and
+``attrs`` maps group paths ("/" for the file, "state") to dicts of scalars (str, int, float, bool).
+"""
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = "/"
+_CHUNK_BYTES = 1 << 20  # 1 MiB chunks: large enough to stream, small enough to localise damage
+
+
+class FileError(ValueError):
+    """A file that cannot be used: missing, truncated, corrupted, foreign or of a newer schema.
+
+    The message is one line that names the file and the problem."""
+
+
+def write_file(path, arrays, attrs, *, schema, version, compress=False, links=None):
+    """Write an HDF5 file atomically (see the module docstring).
+
+    Parameters
+    ----------
+    path : path of the file to (re)place.
+    arrays : dict of dataset path -> array_like (0-d strings are stored as string datasets).
+    attrs : dict of group path -> dict of scalar attributes ("/" is the file).
+    schema, version : the layout's name and integer version, stored as attributes of the file.
+    compress : gzip (level 1, with byte shuffling) every chunked dataset.
+    links : optional dict of link path -> (file name relative to ``path``'s folder, object path),
+        stored as HDF5 external links (not part of the digest: each linked file has its own).
+    """
+    import h5py
+
+    from . import __version__
+
+    path = Path(path)
+    attrs = {group: dict(values) for group, values in attrs.items()}
+    attrs.setdefault(ROOT, {}).update(schema=schema, schema_version=int(version), meanfield_version=__version__)
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    attrs[ROOT]["digest"] = digest(arrays, attrs)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            for name, value in arrays.items():
+                _create(f, name, value, compress)
+            for group, values in attrs.items():
+                obj = f.require_group(group) if group != ROOT else f
+                for key, value in values.items():
+                    obj.attrs[key] = value
+            for name, (target_file, target) in (links or {}).items():
+                f[name] = h5py.ExternalLink(target_file, target)
+            f.flush()
+            delay = float(os.environ.get("MEANFIELD_TEST_WRITE_DELAY", "0") or 0)
+            if delay:  # test hook: widen the window in which a killed writer leaves a partial file
+                time.sleep(delay)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _create(f, name, value, compress):
+    if value.dtype.kind in "US" or value.dtype == object:
+        f.create_dataset(name, data=str(value.item() if value.ndim == 0 else value))
+        return
+    if value.ndim == 0 or value.size == 0:
+        f.create_dataset(name, data=value)
+        return
+    row = max(1, int(np.prod(value.shape[1:], dtype=np.int64)) * value.dtype.itemsize)
+    chunk_rows = max(1, min(value.shape[0], _CHUNK_BYTES // row))
+    # chunked along the first axis and extendible there (histories are appended to)
+    options = dict(chunks=(chunk_rows, *value.shape[1:]), fletcher32=True, maxshape=(None, *value.shape[1:]))
+    if compress:
+        options.update(compression="gzip", compression_opts=1, shuffle=True)
+    f.create_dataset(name, data=value, **options)
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def digest(arrays, attrs):
+    """SHA-256 (hex) of datasets and attributes, independent of the order they are given in."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        value = np.asarray(arrays[name])
+        h.update(name.encode())
+        if value.dtype.kind in "US" or value.dtype == object:
+            h.update(b"str:" + str(value.item() if value.ndim == 0 else value).encode())
+        else:
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+    for group in sorted(attrs):
+        for key in sorted(attrs[group]):
+            if group == ROOT and key == "digest":
+                continue
+            h.update(f"{group}@{key}=".encode() + json.dumps(_scalar(attrs[group][key])).encode())
+    return h.hexdigest()
+
+
+def _scalar(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def read_file(path, *, schema, version, what=None):
+    """Read and verify a file written by :func:`write_file`: (arrays, attrs).
+
+    Raises FileError (one line naming the file) when the file is missing, not HDF5, truncated,
+    of another schema or a newer version, or when a checksum or the digest does not match.
+    ``what`` names the file in messages (default: its path).
+    """
+    import h5py
+
+    path = Path(path)
+    what = what or str(path)
+    if not path.is_file():
+        raise FileError(f"{what}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise FileError(f"{what}: not a readable HDF5 file ({_reason(err)})") from None
+    with f:
+        found = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
+        if found != schema:
+            kind = f"a {found!r} file" if found else "not a meanfield file (no schema attribute)"
+            raise FileError(f"{what}: {kind}, expected {schema!r}")
+        found_version = int(_scalar(f.attrs.get("schema_version", 0)))
+        if found_version > version:
+            raise FileError(
+                f"{what}: schema version {found_version} (written by meanfield {_scalar(f.attrs.get('meanfield_version', '?'))}) is newer "
+                f"than this meanfield reads ({version}); upgrade meanfield"
+            )
+        arrays, attrs = {}, {}
+
+        def visit(name, obj):
+            try:
+                if isinstance(obj, h5py.Dataset):
+                    value = obj[()]
+                    arrays[name] = value.decode() if isinstance(value, bytes) else value
+                attrs[name] = {k: _scalar(v) for k, v in obj.attrs.items()}
+            except (OSError, ValueError, KeyError) as err:
+                raise FileError(f"{what}: dataset {name!r} cannot be read ({_reason(err)}): the file is corrupted") from None
+
+        try:
+            for name, link in f.items():  # external links are other files, verified on their own
+                if not isinstance(f.get(name, getlink=True), h5py.ExternalLink):
+                    visit(name, link)
+                    if isinstance(link, h5py.Group):
+                        _visit_local(link, visit, h5py)
+            attrs[ROOT] = {k: _scalar(v) for k, v in f.attrs.items()}
+        except (OSError, RuntimeError, KeyError) as err:
+            raise FileError(f"{what}: cannot be read ({_reason(err)}): the file is corrupted") from None
+    stored = attrs[ROOT].get("digest")
+    if stored != digest(arrays, attrs):
+        raise FileError(f"{what}: its digest does not match its contents: the file is corrupted")
+    return arrays, attrs
+
+
+def peek_schema(path):
+    """The ``schema`` attribute of an HDF5 file (FileError if it cannot be opened or has none)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            schema = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
+    except OSError as err:
+        raise FileError(f"{path}: not a readable HDF5 file ({_reason(err)})") from None
+    if not schema:
+        raise FileError(f"{path}: not a meanfield file (no schema attribute)")
+    return schema
+
+
+def _visit_local(group, visit, h5py):
+    for name in group:
+        if isinstance(group.get(name, getlink=True), h5py.ExternalLink):
+            continue
+        obj = group[name]
+        visit(obj.name.lstrip("/"), obj)
+        if isinstance(obj, h5py.Group):
+            _visit_local(obj, visit, h5py)
+
+
+def _attr_readable(f):
+    try:
+        f.attrs.get("schema")
+        return True
+    except (OSError, KeyError):
+        return False
+
+
+def _reason(err):
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.rstrip(".")
+
+
+def require(arrays, names, what):
+    """The named datasets, or FileError naming the first one missing."""
+    for name in names:
+        if name not in arrays:
+            raise FileError(f"{what}: missing dataset {name!r}")
+    return [arrays[name] for name in names]

@@ -1,0 +1,161 @@
+"""Command line: ``python -m meanfield COMMAND`` (also the ``meanfield`` console script).
+
+    run [CONFIG] [--out DIR] [--set key=value ...]   start a run (no CONFIG: the embedded default)
+    resume DIR [--t-end T]                            continue a run from its newest checkpoint
+    plot DIR [--out DIR]                              figures of a run, from its files alone
+    attractors DIR                                    which rays attract or repel, and the mass near them
+    info FILE_OR_DIR                                  what a run folder or file holds
+    config                                            the default configuration, commented
+    --version
+
+With no command, ``run``. Problems with the input (configuration, files, arguments) are one line
+on stderr and exit status 2, never a traceback. A run that diverges exits 1 and keeps its last
+good checkpoint; SIGINT / SIGTERM checkpoint and exit 130 / 143.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+COMMANDS = ("run", "resume", "plot", "attractors", "info", "config")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own usage block is noise here)
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser():
+    import meanfield
+
+    parser = _Parser(prog="python -m meanfield", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--version", action="version", version=f"meanfield {meanfield.__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="start a run")
+    run.add_argument("config", nargs="?", help="TOML configuration (default: the embedded default problem)")
+    run.add_argument("--out", help="run folder (default: runs/<config name>-<date-time>)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key, e.g. --set m=1e6 --set solver.method=heun")
+    resume = sub.add_parser("resume", help="continue a run from its newest valid checkpoint")
+    resume.add_argument("dir")
+    resume.add_argument("--t-end", type=float, help="new end time (default: the configured one)")
+    plot = sub.add_parser("plot", help="write the figures of a run (PNG)")
+    plot.add_argument("dir")
+    plot.add_argument("--out", help="folder for the figures (default: the run folder)")
+    att = sub.add_parser("attractors", help="which rays attract or repel over time, and the mass near them")
+    att.add_argument("dir")
+    att.add_argument("--eps", type=float, default=1e-3, help="window around a ray for particles, in rad (default 1e-3)")
+    info = sub.add_parser("info", help="describe a run folder or a run, checkpoint or snapshot file")
+    info.add_argument("path")
+    sub.add_parser("config", help="print the default configuration, commented")
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["run", *argv]
+    args = build_parser().parse_args(argv)
+    from meanfield.h5io import FileError
+
+    from .config import ConfigError
+
+    try:
+        return COMMAND[args.command](args)
+    except (ConfigError, FileError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def cmd_run(args):
+    from . import config as cfg
+    from . import job
+
+    config = cfg.load(args.config, args.set)
+    out = job.resolve_out(args.out, args.config)
+    print(f"run folder: {out}")
+    return _finish(job.start(config, out))
+
+
+def cmd_resume(args):
+    from . import job
+
+    if args.t_end is not None and not np.isfinite(args.t_end):
+        raise ValueError(f"--t-end must be finite, got {args.t_end}")
+    return _finish(job.resume(args.dir, t_end=args.t_end))
+
+
+def _finish(outcome):
+    from . import report
+
+    stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
+    print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
+    if outcome.status in ("complete", "stopped"):
+        run = report.load(outcome.folder.path)
+        for line in summary(run, outcome.wall):
+            print(line)
+        if run.config["output"]["figures"]:
+            paths = report.write_figures(run)
+            print(f"figures: {', '.join(p.name for p in paths)} in {outcome.folder.path}")
+    return outcome.exit_code
+
+
+def summary(run, wall):
+    """What a finished run shows: fit at the samples, loss, attracting rays."""
+    from meanfield.attractors import ATTRACTOR, classify_rays
+
+    from .report import ray_masses
+
+    samples, solver, h = run.samples, run.solver, run.history
+    rho = solver.residuals()
+    lines = [f"{run.describe()} ({solver.step} steps in all; this leg {wall:.1f} s)",
+             f"{'x':>9} {'y':>9} {'f(x)':>9} {'rho':>9}"]
+    lines += [f"{x:9.4f} {y:9.4f} {y + r:9.4f} {r:9.4f}" for x, y, r in zip(samples.x, samples.y, rho)]
+    lines.append(f"loss 1/2 |rho|^2: {h.loss[0]:.6g} at t = {h.t[0]:.4g} -> {0.5 * rho @ rho:.6g} at t = {solver.t:.4g}; max |rho| = {np.abs(rho).max():.4g}")
+    cls = classify_rays(samples, rho)
+    near = ray_masses(run)
+    reg = samples.regions
+    for which, sign in ((0, 1), (1, -1)):
+        seen, rays = set(), []
+        for k in np.flatnonzero(cls.state(sign) == ATTRACTOR):
+            if reg.angles[k] in seen:
+                continue  # duplicated x: one ray
+            seen.add(reg.angles[k])
+            rays.append(f"x={samples.x[cls.sample[k]]:.3g} {'on' if reg.switches_on[k] else 'off'} ({near[which][k]:.1%})")
+        lines.append(f"attracting rays for r {'>' if sign > 0 else '<'} 0 (mass near each): {', '.join(rays) or 'none'}")
+    return lines
+
+
+def cmd_plot(args):
+    from . import report
+
+    run = report.load(args.dir)
+    paths = report.write_figures(run, args.out)
+    print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}")
+    return 0
+
+
+def cmd_attractors(args):
+    from . import report
+
+    if not args.eps > 0:
+        raise ValueError(f"--eps must be positive, got {args.eps}")
+    print("\n".join(report.attractor_report(report.load(args.dir), eps=args.eps)))
+    return 0
+
+
+def cmd_info(args):
+    from . import report
+
+    print("\n".join(report.info(args.path)))
+    return 0
+
+
+def cmd_config(args):
+    from . import config as cfg
+
+    print(cfg.render(), end="")
+    return 0
+
+
+COMMAND = {"run": cmd_run, "resume": cmd_resume, "plot": cmd_plot, "attractors": cmd_attractors, "info": cmd_info, "config": cmd_config}

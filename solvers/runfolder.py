@@ -1,0 +1,181 @@
+"""A run folder on disk: the resolved configuration, the run file, snapshots and checkpoints.
+
+Layout (every HDF5 file is written atomically and verified on reading, see :mod:`meanfield.h5io`)::
+
+    DIR/config.toml                 the resolved configuration (every key), as run
+    DIR/run.h5                      schema "meanfield.run": the run's record (below)
+    DIR/snapshots/step_N.h5         schema "meanfield.snapshot": the state at step N (gzip)
+    DIR/checkpoints/step_N.h5       schema "meanfield.checkpoint": state + configuration + samples
+
+run.h5::
+
+    /            attrs schema, schema_version, meanfield_version, kind (particles | full |
+                 histogram), clock (what t counts), digest
+    /config      the configuration as TOML text
+    /samples/x, /samples/y
+    /history/t, /history/step, /history/loss, /history/rho (T, s)     chunked, appendable
+    /snapshots/t, /snapshots/step                                     index of the snapshots
+    /snapshots/step_N  -> external link to snapshots/step_N.h5 (its root)
+
+A state file (snapshot or checkpoint) holds the solver's state: arrays as datasets ``state/NAME``
+and scalars as attributes of ``state`` (kind, t, step, rng, ...); for particle runs
+``state/r`` and ``state/theta``. A checkpoint adds ``/config`` and ``/samples``.
+
+The run file is rewritten whole (atomically) each time it is flushed: it holds the history and the
+snapshot index, O(records x s) numbers; the snapshots themselves are separate files, so flushing
+never copies particle arrays.
+"""
+from pathlib import Path
+
+import numpy as np
+
+import meanfield as mf
+from meanfield.h5io import FileError, read_file, require, write_file
+
+from .history import History
+
+SCHEMA_VERSION = 1
+RUN, SNAPSHOT, CHECKPOINT = "meanfield.run", "meanfield.snapshot", "meanfield.checkpoint"
+CLOCKS = {
+    "particles": "mean-field time (gradient descent on L with step eta is Euler with dt = eta / m); with the delta metric, "
+    "gradient-flow time of L(a, b, c)",
+    "full": "gradient-flow time of L(a, b, c): t = lr x steps",
+    "histogram": "mean-field time",
+}
+
+
+def state_file_contents(state):
+    """(arrays, attrs) of a solver state: arrays under ``state/``, scalars as attributes."""
+    arrays = {f"state/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
+    scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    return arrays, {"state": scalars}
+
+
+def state_from_contents(arrays, attrs, what):
+    """The solver state read back from a state file's contents."""
+    if "state" not in attrs or "kind" not in attrs["state"]:
+        raise FileError(f"{what}: no solver state (group 'state' with its attributes)")
+    state = dict(attrs["state"])
+    state.update({name.split("/", 1)[1]: value for name, value in arrays.items() if name.startswith("state/")})
+    needed = {"particles": ("r", "theta", "moments"), "full": ("a", "b", "c", "moments"), "histogram": ("mass_cells", "ray_mass", "zero_mass")}
+    require(arrays, [f"state/{n}" for n in needed.get(state["kind"], ())], what)
+    return state
+
+
+class RunFolder:
+    """The files of one run. ``RunFolder(path)`` opens or prepares the folder; nothing is read
+    until asked."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.config_path = self.path / "config.toml"
+        self.run_path = self.path / "run.h5"
+        self.snapshot_dir = self.path / "snapshots"
+        self.checkpoint_dir = self.path / "checkpoints"
+
+    # -- creating ------------------------------------------------------------------------------
+    def create(self, config_text):
+        """Make the folder for a new run (refusing one that already holds a run)."""
+        if self.run_path.exists() or self.checkpoint_dir.exists():
+            raise FileError(f"{self.path} already holds a run: resume it (python -m meanfield resume {self.path}) or choose another --out")
+        try:
+            self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoint_dir.mkdir(exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+            self.config_path.write_text(config_text)
+        except OSError as err:
+            raise FileError(f"cannot write the output folder {self.path}: {err.strerror or err}") from None
+
+    def clean_partial_files(self):
+        """Remove temporary files left by a writer that was killed."""
+        for folder in (self.path, self.snapshot_dir, self.checkpoint_dir):
+            for tmp in folder.glob(".*.tmp-*"):
+                tmp.unlink()
+
+    # -- the run file --------------------------------------------------------------------------
+    def write_run(self, kind, config_text, samples, history, snapshots):
+        """(Re)write run.h5 with the given history and snapshot index [(t, step), ...]."""
+        t = np.array([s[0] for s in snapshots], dtype=np.float64)
+        steps = np.array([s[1] for s in snapshots], dtype=np.int64)
+        arrays = {
+            "config": config_text, "samples/x": samples.x, "samples/y": samples.y,
+            "history/t": history.t, "history/step": history.step, "history/loss": history.loss, "history/rho": history.rho,
+            "snapshots/t": t, "snapshots/step": steps,
+        }
+        links = {f"snapshots/{_name(step)}": (f"snapshots/{_name(step)}.h5", "/") for step in steps}
+        attrs = {"/": dict(kind=kind, clock=CLOCKS[kind])}
+        write_file(self.run_path, arrays, attrs, schema=RUN, version=SCHEMA_VERSION, links=links)
+
+    def read_run(self):
+        """(kind, config text, samples, history, snapshot index) from run.h5, verified."""
+        what = str(self.run_path)
+        arrays, attrs = read_file(self.run_path, schema=RUN, version=SCHEMA_VERSION, what=what)
+        config, x, y, t, step, rho, snap_t, snap_step = require(
+            arrays, ["config", "samples/x", "samples/y", "history/t", "history/step", "history/rho", "snapshots/t", "snapshots/step"], what
+        )
+        kind = attrs["/"].get("kind")
+        if kind not in CLOCKS:
+            raise FileError(f"{what}: unknown solver kind {kind!r}")
+        samples = mf.Samples(x, y)
+        history = History(samples.s) if len(t) == 0 else History.from_arrays(t, step, np.reshape(rho, (len(t), samples.s)))
+        return kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist()))
+
+    # -- state files ---------------------------------------------------------------------------
+    def snapshot_path(self, step):
+        return self.snapshot_dir / f"{_name(step)}.h5"
+
+    def write_snapshot(self, state):
+        arrays, attrs = state_file_contents(state)
+        write_file(self.snapshot_path(state["step"]), arrays, attrs, schema=SNAPSHOT, version=SCHEMA_VERSION, compress=True)
+
+    def read_snapshot(self, step):
+        path = self.snapshot_path(step)
+        arrays, attrs = read_file(path, schema=SNAPSHOT, version=SCHEMA_VERSION)
+        return state_from_contents(arrays, attrs, str(path))
+
+    def write_checkpoint(self, state, config_text, samples, keep):
+        """Write the checkpoint of ``state`` and remove all but the ``keep`` newest."""
+        arrays, attrs = state_file_contents(state)
+        arrays.update({"config": config_text, "samples/x": samples.x, "samples/y": samples.y})
+        write_file(self.checkpoint_dir / f"{_name(state['step'])}.h5", arrays, attrs, schema=CHECKPOINT, version=SCHEMA_VERSION)
+        for old in self.checkpoints()[:-keep]:
+            old.unlink()
+
+    def checkpoints(self):
+        """Checkpoint files, oldest first."""
+        return sorted(self.checkpoint_dir.glob("step_*.h5"))
+
+    def newest_checkpoint(self):
+        """(state, config text, samples, path, skipped) of the newest checkpoint that verifies;
+        ``skipped`` lists (path, reason) of newer ones that did not."""
+        skipped = []
+        for path in reversed(self.checkpoints()):
+            try:
+                return (*read_checkpoint(path), path, skipped)
+            except FileError as err:
+                skipped.append((path, str(err)))
+        if skipped:
+            raise FileError(f"no checkpoint in {self.checkpoint_dir} verifies: {skipped[0][1]}")
+        raise FileError(f"{self.path}: no checkpoints (is this a run folder?)")
+
+    def trim(self, step, snapshots):
+        """Drop snapshots after ``step`` (files and index entries); returns the kept index."""
+        kept = [(t, s) for t, s in snapshots if s <= step]
+        for _, s in snapshots:
+            if s > step and self.snapshot_path(s).exists():
+                self.snapshot_path(s).unlink()
+        return kept
+
+
+def read_checkpoint(path):
+    """(state, config text, samples) of a checkpoint file, verified."""
+    what = str(path)
+    arrays, attrs = read_file(path, schema=CHECKPOINT, version=SCHEMA_VERSION, what=what)
+    config, x, y = require(arrays, ["config", "samples/x", "samples/y"], what)
+    return state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y)
+
+
+def _name(step):
+    return f"step_{int(step):012d}"

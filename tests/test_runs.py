@@ -1,0 +1,128 @@
+"""The run layer end to end, with real processes: run, kill, resume, compare bit for bit;
+damaged files; the command line's verbs and its one-line errors."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from meanfield.h5io import FileError, read_file
+from solvers import config as cfg
+from solvers import job, report
+from solvers.runfolder import CHECKPOINT, RUN, SCHEMA_VERSION, RunFolder
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# A particle run of ~2500 steps and a histogram run of ~700 steps: long enough to be killed at
+# random moments, short enough for the suite. Time cadences make every record land on the same
+# steps whatever the interruptions.
+PARTICLES = ["m=4000", "t_end=50.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
+HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=600", "t_end=12.0",
+             "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
+
+
+def cli(*args, cwd, env=None, timeout=300):
+    """``python -m meanfield ARGS`` in a new process: (returncode, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "meanfield", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def sets(items):
+    return [a for item in items for a in ("--set", item)]
+
+
+def reference_run(tmp_path, items, name="reference"):
+    """The uninterrupted run, in this process."""
+    config = cfg.load(None, [*items, "progress=false", "figures=false"])
+    outcome = job.start(config, tmp_path / name)
+    assert outcome.status == "complete", outcome.message
+    return tmp_path / name
+
+
+def final_state(folder):
+    """State arrays and scalars of the newest checkpoint, and the run file's history."""
+    run = report.load(folder)
+    state = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in run.solver.state().items()}
+    h = run.history
+    return state, dict(t=h.t, step=h.step, rho=h.rho, loss=h.loss)
+
+
+def assert_same_bits(a, b):
+    (state_a, hist_a), (state_b, hist_b) = a, b
+    assert state_a.keys() == state_b.keys()
+    for key in state_a:
+        if isinstance(state_a[key], np.ndarray):
+            assert state_a[key].dtype == state_b[key].dtype and np.array_equal(state_a[key], state_b[key]), key
+            assert state_a[key].tobytes() == state_b[key].tobytes(), key
+        else:
+            assert state_a[key] == state_b[key], key
+    for key in hist_a:
+        assert hist_a[key].tobytes() == hist_b[key].tobytes(), key
+
+
+def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
+    """Start a run in a subprocess, deliver ``sig`` ``kills`` times (at random moments, or while a
+    checkpoint is being written), resume after each, until it completes."""
+    rng = random.Random(seed)
+    out = tmp_path / "killed"
+    env = {"MEANFIELD_TEST_WRITE_DELAY": "0.2"} if during_write else {}
+    args = ["run", "--out", str(out), *sets([*items, "progress=false", "figures=false"])]
+    delivered, caught_in_write = 0, 0
+    while True:
+        proc = subprocess.Popen([sys.executable, "-m", "meanfield", *args], cwd=tmp_path, env={**os.environ, **env},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if delivered < kills:
+            # the run has begun once it wrote its first checkpoint (or, resumed, a new one)
+            before = set((out / "checkpoints").glob("step_*.h5")) if out.exists() else set()
+            while proc.poll() is None and not set((out / "checkpoints").glob("step_*.h5")) - before:
+                time.sleep(0.005)
+            wait_until = time.monotonic() + rng.uniform(0.1, 1.5)
+            while proc.poll() is None:
+                partial = list((out / "checkpoints").glob(".*.tmp-*"))
+                if time.monotonic() > wait_until and (partial or not during_write):
+                    proc.send_signal(sig)
+                    caught_in_write += bool(partial)
+                    delivered += 1
+                    break
+                time.sleep(0.002)
+        stdout, stderr = proc.communicate(timeout=300)
+        if proc.returncode == 0:
+            assert "done: t =" in stdout, stdout + stderr
+            assert delivered == kills, f"the run ended after {delivered} of {kills} signals: make it longer"
+            return out, caught_in_write
+        expected = {signal.SIGKILL: -signal.SIGKILL, signal.SIGTERM: 143}[sig]
+        assert proc.returncode == expected, stderr
+        if sig == signal.SIGTERM:
+            assert "SIGTERM: stopped at t =" in stderr and "Traceback" not in stderr, stderr
+        args = ["resume", str(out)]
+
+
+@pytest.mark.parametrize("items", [PARTICLES, HISTOGRAM], ids=["particles", "histogram"])
+def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path, items):
+    reference = reference_run(tmp_path, items)
+    killed, _ = run_with_kills(tmp_path, items, signal.SIGKILL, kills=3, seed=len(items))
+    assert_same_bits(final_state(killed), final_state(reference))
+    assert not list(killed.rglob(".*.tmp-*"))
+
+
+def test_sigkill_during_checkpoint_writes_then_resume_equals_uninterrupted(tmp_path):
+    items = [*PARTICLES, "checkpoints=4.0"]
+    reference = reference_run(tmp_path, items)
+    killed, caught = run_with_kills(tmp_path, items, signal.SIGKILL, kills=2, during_write=True)
+    assert caught == 2
+    assert_same_bits(final_state(killed), final_state(reference))
+
+
+@pytest.mark.parametrize("items", [PARTICLES, HISTOGRAM], ids=["particles", "histogram"])
+def test_sigterm_checkpoints_exits_cleanly_and_resumes_bit_for_bit(tmp_path, items):
+    reference = reference_run(tmp_path, items)
+    killed, _ = run_with_kills(tmp_path, items, signal.SIGTERM, kills=2, seed=7)
+    assert_same_bits(final_state(killed), final_state(reference))
