@@ -99,8 +99,13 @@ def start(config, out, *, stream=None):
     config_text = cfg.render(config)
     folder = RunFolder(out)
     samples = build_samples(config)
+    existed = folder.path.exists()
     folder.create(config_text)
-    solver = build_solver(config, samples)
+    try:
+        solver = build_solver(config, samples)
+    except BaseException:
+        folder.remove(entirely=not existed)  # nothing ran: leave no half-made run behind
+        raise
     return _execute(folder, config, config_text, solver, [], stream)
 
 
@@ -153,6 +158,8 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
     if output["progress"]:
         observers.append(ProgressBar(t_end=stop["t_end"], stream=err))
     with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
+        if not fresh:
+            record.flush()  # the trimmed history and snapshot index
         if fresh:
             solver.history.record(solver.t, solver.step, solver.residuals())
             snapshots.finish(solver, "start")
@@ -166,7 +173,7 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
         except FloatingPointError as error:  # DivergenceError
             record.flush()
             last = folder.checkpoints()[-1].name if folder.checkpoints() else "none"
-            return Outcome(solver, folder, "diverged", 1, f"{error} (or lower stop.loss_factor); last good checkpoint: {last}",
+            return Outcome(solver, folder, "diverged", 1, f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
                            time.perf_counter() - clock)
     wall = time.perf_counter() - clock
     reason = solver.stop_reason

@@ -182,15 +182,17 @@ class ProgressBar(Observer):
 
     def step(self, solver):
         if self._bar is not None:
-            done = self._done(solver)
-            self._bar.update(done - self._shown)
-            self._shown = done
-            now = time.monotonic()
-            if now >= self._next_postfix:  # the loss costs O(s): refresh it a few times a second
-                self._bar.set_postfix_str(f"t={solver.t:.6g} loss={_data_loss(solver):.4g} {self._rate(solver):.0f} steps/s", refresh=False)
-                self._next_postfix = now + 0.25
+            self._draw(solver, time.monotonic() >= self._next_postfix)
         elif self.cadence.due(solver):
             self._line(solver)
+
+    def _draw(self, solver, postfix):
+        done = self._done(solver)
+        self._bar.update(done - self._shown)
+        self._shown = done
+        if postfix:  # the loss costs O(s): refresh it a few times a second
+            self._bar.set_postfix_str(f"t={solver.t:.6g} loss={_data_loss(solver):.4g} {self._rate(solver):.0f} steps/s", refresh=False)
+            self._next_postfix = time.monotonic() + 0.25
 
     def _line(self, solver):
         goal = f"t = {solver.t:.6g}/{self.t_end:.6g}" if self.steps is None else f"step {solver.step - self._step0}/{self.steps}"
@@ -199,6 +201,8 @@ class ProgressBar(Observer):
     def finish(self, solver, reason):
         if self._bar is None:
             self._line(solver)
+        else:
+            self._draw(solver, True)
 
     def close(self):
         if self._bar is not None:

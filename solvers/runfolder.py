@@ -88,6 +88,17 @@ class RunFolder:
         except OSError as err:
             raise FileError(f"cannot write the output folder {self.path}: {err.strerror or err}") from None
 
+    def remove(self, entirely):
+        """Undo :meth:`create`: the files it made, and the folder itself if ``entirely``."""
+        import shutil
+
+        if entirely:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        self.config_path.unlink(missing_ok=True)
+        for folder in (self.snapshot_dir, self.checkpoint_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+
     def clean_partial_files(self):
         """Remove temporary files left by a writer that was killed."""
         for folder in (self.path, self.snapshot_dir, self.checkpoint_dir):

@@ -165,6 +165,24 @@ def test_a_folder_holding_a_run_is_not_overwritten(small_run, capsys):
     assert "already holds a run" in one_line_error(capsys, 2, ["run", "--out", str(small_run), *SMALL])
 
 
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "diverging"
+    args = ["run", "--out", str(out), "--set", "m=500", "--set", "dt=20", "--set", "t_end=5000", "--set", "progress=false"]
+    err = one_line_error(capsys, 1, args)
+    assert "the loss blew up to" in err and "reduce the step" in err and "last good checkpoint: step_000000000000.h5" in err
+    assert [p.name for p in (out / "checkpoints").glob("step_*.h5")] == ["step_000000000000.h5"]
+    with h5py.File(out / "run.h5", "r") as f:  # the run file is intact, with the history up to the blow-up
+        np.testing.assert_array_equal(f["history/step"][()], [0, 1])
+        assert np.isfinite(f["history/rho"][()]).all()
+
+
+def test_a_loss_increase_is_warned_about(tmp_path, capsys):
+    args = ["run", "--out", str(tmp_path / "big-step"), "--set", "m=500", "--set", "dt=8", "--set", "t_end=40", "--set", "loss_factor=0",
+            "--set", "progress=false", "--set", "figures=false"]
+    assert main(args) == 0
+    assert "warning: the loss increased; the step is probably too large" in capsys.readouterr().err
+
+
 # -- damaged, foreign and newer files ---------------------------------------------------------------
 def _copy(small_run, tmp_path):
     target = tmp_path / "run"
