@@ -56,6 +56,18 @@ def residuals(samples, r, theta):
     return residuals_from_moments(samples, arc_moments(samples, r, theta), r.size)
 
 
+def network(x, r, theta):
+    """f(x) = (1/m) sum_i r_i [x cos th_i + sin th_i]_+ at the points x, in O(m + n) rather than
+    O(m n): the points play the part of samples with y = 0, whose residuals are f itself."""
+    from .samples import Samples
+
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    points = Samples(x, np.zeros_like(x))
+    f = np.empty_like(x)
+    f[points.order] = residuals(points, r, theta)
+    return f
+
+
 def arc_fields(samples, rho):
     """Per-arc field vectors g_k = sum_{j in C_k} rho_j xt_j, shape (2s, 2)."""
     samples = as_samples(samples)

@@ -169,11 +169,7 @@ def read_file(path, *, schema, version, what=None):
                 raise FileError(f"{what}: dataset {name!r} cannot be read ({_reason(err)}): the file is corrupted") from None
 
         try:
-            for name, link in f.items():  # external links are other files, verified on their own
-                if not isinstance(f.get(name, getlink=True), h5py.ExternalLink):
-                    visit(name, link)
-                    if isinstance(link, h5py.Group):
-                        _visit_local(link, visit, h5py)
+            _visit_local(f, visit, h5py)
             attrs[ROOT] = {k: _scalar(v) for k, v in f.attrs.items()}
         except (OSError, RuntimeError, KeyError) as err:
             raise FileError(f"{what}: cannot be read ({_reason(err)}): the file is corrupted") from None
@@ -201,6 +197,8 @@ def peek_schema(path):
 
 
 def _visit_local(group, visit, h5py):
+    """Visit the datasets and groups below ``group``, skipping external links (other files,
+    verified on their own)."""
     for name in group:
         if isinstance(group.get(name, getlink=True), h5py.ExternalLink):
             continue

@@ -8,7 +8,7 @@ masses); curves use all of them. Nothing here selects a matplotlib backend.
 """
 import numpy as np
 
-from . import attractors, field, params, reference
+from . import attractors, field, params
 
 MAX_MARKERS = 3000
 RAY_COLOURS = {attractors.ATTRACTOR: "C3", attractors.REPULSOR: "C0", attractors.CROSSING: "0.75"}
@@ -76,7 +76,7 @@ def network_values(obj, x):
         pre = np.outer(x, d[keep, 0]) + d[keep, 1]
         return np.maximum(pre, 0.0) @ (mass[keep] * r[keep])
     _, r, theta = _state(obj, None, None)
-    return reference.network(x, r, theta)
+    return field.network(x, r, theta)
 
 
 def _subset(m, seed=0):
@@ -98,7 +98,7 @@ def plot_network(obj, r=None, theta=None, ax=None, n_points=400):
     grid = np.linspace(lo - pad, hi + pad, n_points)
 
     def f(x):
-        return network_values(obj, x) if histogram else reference.network(x, r, theta)
+        return network_values(obj, x) if histogram else field.network(x, r, theta)
 
     ax.plot(grid, f(grid), color="C0", lw=1.5, label="network f(x)")
     e = params.knots(theta)[_subset(np.size(theta))]

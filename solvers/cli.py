@@ -65,6 +65,9 @@ def main(argv=None):
     except (ConfigError, FileError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the machine, not the input: a full disk, a vanished folder
+        print(f"error: {err.strerror or err}{f': {err.filename}' if err.filename else ''}", file=sys.stderr)
+        return 1
 
 
 def cmd_run(args):

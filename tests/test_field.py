@@ -171,3 +171,14 @@ def test_bad_residual_shape():
     samples = mf.Samples([0.0, 1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match=r"rho must have shape \(2,\)"):
         mf.velocity(samples, np.ones(3), np.ones(3), rho=np.ones(3))
+
+
+@given(cases)
+def test_network_at_any_points_matches_reference(case):
+    """field.network evaluates f at arbitrary (unsorted, duplicated) points through the sample
+    machinery; the order of the points is kept."""
+    _, samples, r, theta = make_case(case)
+    x = np.random.default_rng(case["seed"]).permutation(samples.x)  # unsorted, with the case's duplicates and x = 0
+    fast = mf.field.network(x, r, theta)
+    scale = np.abs(np.asarray(r, dtype=np.float64)).mean() * np.hypot(x, 1.0)  # residual_scale of the points, y = 0
+    assert np.all(np.abs(fast - ref.network(x, r, theta)) <= RTOL * scale)
