@@ -3,50 +3,74 @@
 Every ``@njit`` kernel in ``meanfield`` and ``solvers`` is decorated with :func:`kernel` so that
 the compilation options are decided once:
 
-- ``cache=True``: compiled machine code is stored beside the sources, so a second process (a test
-  run, a CLI call) pays no compilation.
+- cached machine code (below), so a second process (a test run, a CLI call) pays no compilation;
 - ``fastmath=False``: the kernels must agree with the brute-force reference to the last digits we
-  test, and reassociation would make results depend on vectorisation choices.
+  test, and reassociation would make results depend on vectorisation choices;
 - ``error_model='numpy'``: division by zero gives inf/nan as in numpy rather than raising, which
   spares a branch per division in hot loops.
 
-Numba keys a cached kernel on its own source file only, so a kernel that inlines a helper from
-another module would keep stale machine code after the helper changes. The cache directory is
-therefore keyed by a hash of every kernel module's source (``NUMBA_CACHE_DIR``, if set, is the
-base; otherwise the user cache directory).
+Caching. Numba keys a cached kernel on its own source file only, so a kernel that inlines a helper
+from another module would keep stale machine code after the helper changes. Each kernel's cache is
+therefore stamped with a hash of every kernel source file (:data:`KERNEL_SOURCES`: the modules of
+``meanfield/kernels`` and ``solvers/kernels`` and this file): editing any of them recompiles every
+kernel, editing anything else (a plot, a docstring of a solver) recompiles nothing. The cache lives
+where numba would put it (``__pycache__`` beside the sources, else the user's cache folder, or
+``NUMBA_CACHE_DIR`` when set); nothing here changes numba's process-wide configuration.
 """
+import functools
 import hashlib
-import os
 from pathlib import Path
 
 import numba
+from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator, UserWideCacheLocator
 
 _ROOT = Path(__file__).resolve().parents[1]
-_KERNEL_DIRS = ("meanfield", "solvers")
+KERNEL_SOURCES = ("meanfield/kernels", "solvers/kernels", "meanfield/_compile.py")
+
+_OPTIONS = dict(nogil=True, fastmath=False, error_model="numpy")
 
 
-def _source_hash():
+@functools.lru_cache(maxsize=None)
+def kernel_sources_stamp():
+    """SHA-256 of numba's version and of every kernel source file (path and bytes)."""
     digest = hashlib.sha256(numba.__version__.encode())
-    for package in _KERNEL_DIRS:
-        for path in sorted((_ROOT / package).rglob("*.py")):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    for entry in KERNEL_SOURCES:
+        path = _ROOT / entry
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(source.relative_to(_ROOT)).encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
-def _cache_dir():
-    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "meanfield-numba"
-    )
-    return os.path.join(base, _source_hash())
+class _KernelSourcesStamp:
+    """Locator mixin: a cache entry is fresh while no kernel source file has changed."""
+
+    def get_source_stamp(self):
+        return kernel_sources_stamp()
 
 
-numba.config.CACHE_DIR = _cache_dir()
+class _UserProvided(_KernelSourcesStamp, UserProvidedCacheLocator):
+    pass
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+class _InTree(_KernelSourcesStamp, InTreeCacheLocator):
+    pass
+
+
+class _UserWide(_KernelSourcesStamp, UserWideCacheLocator):
+    pass
+
+
+class _CacheImpl(CompileResultCacheImpl):
+    _locator_classes = [_UserProvided, _InTree, _UserWide]
+
+
+class _KernelCache(FunctionCache):
+    _impl_class = _CacheImpl
 
 
 def kernel(fn=None, *, parallel=False, inline=False):
-    """Compile ``fn`` with the project's options.
+    """Compile ``fn`` with the project's options and cache.
 
     ``parallel=True`` enables ``prange``. ``inline=True`` inlines a small helper into its callers
     at numba's level: without it a helper returning a tuple stays an opaque call to LLVM, and a
@@ -54,7 +78,9 @@ def kernel(fn=None, *, parallel=False, inline=False):
     """
 
     def wrap(f):
-        return numba.njit(parallel=parallel, inline="always" if inline else "never", **_OPTIONS)(f)
+        dispatcher = numba.njit(parallel=parallel, inline="always" if inline else "never", cache=False, **_OPTIONS)(f)
+        dispatcher._cache = _KernelCache(dispatcher.py_func)  # what cache=True does, with our stamp
+        return dispatcher
 
     return wrap(fn) if fn is not None else wrap
 

@@ -202,14 +202,6 @@ def _count_in_windows(sorted_theta, centres, eps):
     return inside + below_zero + above_two_pi
 
 
-def knots_near_samples(samples, theta, eps):
-    """Number of knots -tan(theta_i) within eps of each sample x_j, shape (s,)."""
-    from .params import knots
-
-    e = np.sort(knots(theta))
-    return np.searchsorted(e, samples.x + eps, side="right") - np.searchsorted(e, samples.x - eps, side="left")
-
-
 def concentration_report(samples, rho_history, start, end, eps=1e-3):
     """Predicted attractors against observed concentration, per ray and sign of r.
 

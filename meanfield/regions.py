@@ -3,8 +3,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._compile import kernel, prange
-from .kernels.arcs import TWO_PI, bucket_table, locate_wrapped, wrap_angle
+from .kernels.arcs import TWO_PI, bucket_table, locate_many
 
 BUCKETS_PER_ANGLE = 8  # most buckets then hold no boundary angle: one comparison per search
 
@@ -105,23 +104,9 @@ class Regions:
         """Arc index of each angle (radians, any real value; reduced mod 2 pi)."""
         theta = np.asarray(theta)
         out = np.empty(theta.shape, dtype=np.int64)
-        _locate_many(theta.ravel(), self.angles, self.table, out.ravel())
+        locate_many(theta.ravel(), self.angles, self.table, out.ravel())
         return out
-
-    def arc_sum(self, per_arc):
-        """Sum of per-arc values over each sample's run B_j: (2s, ...) -> (s, ...)."""
-        prefix = np.concatenate([np.zeros_like(per_arc[:1]), np.cumsum(per_arc, axis=0)])
-        a, b = self.arc_on, self.arc_off
-        inner = prefix[b] - prefix[a]
-        wrapped = prefix[-1] - prefix[a] + prefix[b]
-        wraps = (a > b).reshape((-1,) + (1,) * (per_arc.ndim - 1))
-        return np.where(wraps, wrapped, inner)
 
     def __repr__(self):
         return f"Regions(n_arcs={self.n_arcs})"
 
-
-@kernel(parallel=True)
-def _locate_many(theta, angles, table, out):
-    for i in prange(theta.size):
-        out[i] = locate_wrapped(wrap_angle(theta[i]), angles, table)

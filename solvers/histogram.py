@@ -56,7 +56,6 @@ class CylinderGrid:
         self.ray_arc = reg.locate(rays)
         self.mean_d = np.stack([np.sin(ends) - np.sin(self.faces), np.cos(self.faces) - np.cos(ends)], axis=1) / self.width[:, None]
         self.t_face = np.stack([-np.sin(self.faces), np.cos(self.faces)], axis=1)
-        self.t_face_right = np.roll(self.t_face, -1, axis=0)  # t at the right face of each cell
         self.ray_d = np.stack([np.cos(rays), np.sin(rays)], axis=1)
         self.ray_face = np.flatnonzero(self.face_ray >= 0)
         self.inv_width = 1.0 / self.width

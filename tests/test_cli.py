@@ -291,3 +291,21 @@ def test_shipped_sample_files_equal_the_presets(name):
     shipped = mf.Samples.from_csv(ROOT / "data" / "samples" / f"{name}.csv")
     np.testing.assert_array_equal(shipped.x, PRESETS[name]().x)
     np.testing.assert_array_equal(shipped.y, PRESETS[name]().y)
+
+
+@pytest.mark.parametrize("kind", [
+    ["kind='full'", "lr=0.05", "alpha='sqrt(m)'", "law='pytorch_default'", "t_end=2.0"],
+    ["kind='histogram'", "n_r=20", "n_theta=80", "r_max=5.0", "t_end=1.0"],
+    ["metric='delta'", "delta=1.0", "alpha='m'", "dtype='float32'", "method='rk4'", "t_end=0.5"],
+])
+def test_every_solver_kind_runs_plots_and_reports(tmp_path, capsys, kind):
+    out = tmp_path / "run"
+    args = ["run", "--out", str(out), "--set", "m=400", "--set", "progress=false", *[a for item in kind for a in ("--set", item)]]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "done: t =" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.png")) == ["density.png", "network.png", "rays.png", "residuals.png", "uv.png"]
+    assert main(["attractors", str(out)]) == 0
+    with h5py.File(sorted((out / "checkpoints").glob("step_*.h5"))[-1], "r") as f:
+        names = set(f["state"])
+    expected = {"full": {"a", "b", "c"}, "histogram": {"mass_cells", "ray_mass", "zero_mass"}}.get(kind[0].split("'")[1], {"r", "theta", "delta"})
+    assert expected <= names

@@ -15,9 +15,6 @@ SAMPLES = ([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
 
 
 def run(out="figures", m=20_000, t_end=20.0, dt=0.01, eps=1e-3, seed=0):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out = Path(out)

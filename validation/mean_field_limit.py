@@ -184,9 +184,6 @@ def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), se
 
 
 def _figure(result, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     m = np.array(result.m_values, dtype=float)

@@ -12,7 +12,7 @@ angles of t's own bucket that are <= t: exact, and typically one comparison.
 """
 import numpy as np
 
-from .._compile import kernel
+from .._compile import kernel, prange
 
 TWO_PI = 2.0 * np.pi
 LINEAR_SCAN_MAX = 8  # beyond this many angles in one bucket (clustered x), bisect
@@ -86,3 +86,10 @@ def bucket_table(angles, nb):
     for b in range(nb):
         table[b + 1] += table[b]
     return table
+
+
+@kernel(parallel=True)
+def locate_many(theta, angles, table, out):
+    """Arc index of every angle of ``theta`` (any real values) into ``out``."""
+    for i in prange(theta.size):
+        out[i] = locate_wrapped(wrap_angle(theta[i]), angles, table)
