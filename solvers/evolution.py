@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from meanfield import field
+from meanfield.samples import as_samples
 
 from .history import History
 from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, ProgressBar
@@ -18,15 +19,14 @@ class Evolution:
 
     A subclass implements ``_advance(h)`` (take one step of at most h, return the step taken),
     ``_moments`` / ``_norm`` (per-arc moments of the current state and the normalisation m or
-    alpha, from which the residuals are O(s)), ``_state()`` and ``_set_state(state)`` (its own
-    named arrays and scalars, see :meth:`state`), and ``KIND`` (the name of the solver in files).
+    alpha, from which the residuals are O(s)), ``_state()`` and the classmethod
+    ``_from_state(samples, state, record_every)`` (its own named arrays and scalars, see
+    :meth:`state`), and ``KIND`` (the name of the solver in files).
     """
 
     KIND = None
 
     def __init__(self, samples, *, record_every=1, rng=None):
-        from meanfield.samples import as_samples
-
         if record_every is not None and (int(record_every) != record_every or int(record_every) < 1):
             raise ValueError(f"record_every must be a positive number of steps or None, got {record_every}")
         self.samples = as_samples(samples)

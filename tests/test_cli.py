@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
+import meanfield.reference  # noqa: F401  (mf.reference: the brute-force oracle)
 from meanfield.defaults import PRESETS
 from meanfield.h5io import write_file
 from solvers import config as cfg

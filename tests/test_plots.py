@@ -7,6 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import meanfield as mf  # noqa: E402
+import meanfield.reference  # noqa: E402,F401  (mf.reference: the brute-force oracle)
 import solvers  # noqa: E402
 from meanfield import plots  # noqa: E402
 from meanfield.attractors import ATTRACTOR, classify_rays  # noqa: E402
