@@ -11,7 +11,8 @@ from .evolution import Evolution, check_finite, check_step
 from .kernels import particles as pk
 
 METHODS = ("euler", "heun", "rk4")
-# explicit Runge-Kutta schemes as Butcher coefficients (a, b)
+# explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
+# for l < s - 1 (each stage point uses the previous stage's velocity alone)
 TABLEAUS = {
     "heun": (np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5])),
     "rk4": (
@@ -35,7 +36,8 @@ class ParticleSolver(Evolution):
         dt = eta / m.
     method : {"euler", "heun", "rk4"}
         Explicit Runge-Kutta scheme of order 1, 2, 4: 1, 2 or 4 fused passes over the particles
-        per step, with no per-particle storage beyond (r, theta).
+        per step, each as costly as an Euler pass. Heun keeps 2 and RK4 4 float64 numbers per
+        particle between passes (stage velocity and running sum), allocated once.
     tv : float
         lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
     delta, alpha : array_like (m,) and float, optional
@@ -92,6 +94,7 @@ class ParticleSolver(Evolution):
         self._work = np.empty((fk.n_chunks(m), reg.n_arcs, 2))
         self._moments = np.empty((reg.n_arcs, 2))
         fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
+        self._rk = None if method == "euler" else _StageBuffers(TABLEAUS[method][1].size, m, reg.n_arcs, samples.s)
 
     KIND = "particles"
 
@@ -143,19 +146,33 @@ class ParticleSolver(Evolution):
             )
             return h
         a, b = TABLEAUS[self.method]
-        g_stages = np.empty((b.size, reg.n_arcs, 2))
-        g_stages[0] = self._field()
-        moments = np.empty_like(self._moments)
-        for known in range(1, b.size + 1):
-            pk.runge_kutta_pass(
-                self.r, self.theta, reg.angles, reg.table, g_stages, a, b, known, h, self.tv,
-                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self._work, moments,
+        rk = self._rk
+        g = self._field()
+        for s in range(b.size):
+            final = s == b.size - 1
+            pk.runge_kutta_stage(
+                self.r, self.theta, reg.angles, reg.table, g, s, a[s, s - 1] if s else 0.0, 0.0 if final else a[s + 1, s], b, h,
+                self.tv, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, rk.k_prev, rk.acc, self._work,
+                self._moments if final else rk.moments,
             )
-            if known < b.size:
-                rho = field.residuals_from_moments(self.samples, moments, self.m)
-                g_stages[known] = field.arc_fields(self.samples, rho)
-        self._moments = moments
+            if not final:  # the field of the next stage point, into preallocated buffers
+                fk.residuals_from_moments(rk.moments, self.samples.x, self.samples.y, reg.arc_on, reg.arc_off, float(self.m), rk.rho)
+                fk.arc_field(rk.rho, self.samples.x, reg.arc_count, reg.arc_prefix, rk.g)
+                g = rk.g
         return h
+
+
+class _StageBuffers:
+    """Scratch of a Runge-Kutta step, allocated once: the last stage velocity per particle, the
+    running sum of b_l k_l (with more than two stages), and the stage point's moments, residuals
+    and field. Not part of the state: a step starts and ends without them."""
+
+    def __init__(self, stages, m, n_arcs, s):
+        self.k_prev = np.empty((2, m))
+        self.acc = np.empty((2, m if stages > 2 else 0))
+        self.moments = np.empty((n_arcs, 2))
+        self.rho = np.empty(s)
+        self.g = np.empty((n_arcs, 2))
 
 
 class FullParticleSolver(Evolution):

@@ -236,3 +236,11 @@ def test_fused_runge_kutta_equals_stagewise_evaluation(problem, rng, method):
         np.testing.assert_allclose(solver.r, expected[0], rtol=0, atol=1e-12)
         assert np.abs(np.mod(solver.theta - expected[1] + np.pi, 2 * np.pi) - np.pi).max() < 1e-12
         np.testing.assert_allclose(solver.residuals(), mf.residuals(samples, *expected), atol=1e-12)
+
+
+def test_tableaus_fit_the_fused_stages():
+    """runge_kutta_stage builds stage s from k_{s-1} alone: a[s, l] = 0 for l < s - 1."""
+    from solvers.particles import TABLEAUS
+
+    for a, b in TABLEAUS.values():
+        assert np.all(np.tril(a, -2) == 0) and np.all(np.triu(a) == 0) and b.sum() == pytest.approx(1.0)

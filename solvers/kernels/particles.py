@@ -95,16 +95,18 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
 
 
 @kernel(parallel=True)
-def runge_kutta_pass(r, theta, angles, table, g_stages, a, b, known, h, tv, delta, q_per_r, m_over_alpha_sq, inv_m, work, moments):
-    """One fused pass of an explicit Runge-Kutta step (Butcher coefficients ``a``, ``b``).
+def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, delta, q_per_r, m_over_alpha_sq, inv_m, k_prev, acc, work, moments):
+    """Stage s of an explicit Runge-Kutta step whose stage s uses k_{s-1} alone (a[s, l] = 0 for
+    l < s - 1: Heun, the classic RK4), one fused pass over the particles.
 
-    ``g_stages[s]`` is the arc field of stage s for s < ``known``. Each particle recomputes its
-    stage velocities k_0 .. k_{known-1} from its state (bitwise the same in every pass), then
-      known < S: accumulates the moments of the stage point w + h sum_l a[known, l] k_l;
-      known == S: moves to w + h sum_l b_l k_l in place and accumulates the new moments.
-    An S-stage step is S passes and needs no per-particle storage.
+    Stage point p_s = w + h a_prev k_{s-1} (p_0 = w); its velocity k_s in the field ``g`` of p_s.
+    For s < S - 1 (S = b.size): keep k_s in ``k_prev`` (2, m), add b_s k_s to ``acc`` (2, m; unused
+    and empty when S = 2) and accumulate the moments of p_{s+1} = w + h a_next k_s. For s = S - 1:
+    move to w + h sum_l b_l k_l in place and accumulate the moments of the new state. Each pass
+    costs two vectorised sincos blocks and two arc searches per particle, as an Euler step does.
     """
     stages = b.size
+    final = s == stages - 1
     use_metric = delta.size > 0
     for c in prange(work.shape[0]):
         buf = work[c]
@@ -113,44 +115,54 @@ def runge_kutta_pass(r, theta, angles, table, g_stages, a, b, known, h, tv, delt
         cs = np.empty(BLOCK)
         r_s = np.empty(BLOCK)
         t_s = np.empty(BLOCK)
-        k_r = np.empty((stages, BLOCK))
-        k_t = np.empty((stages, BLOCK))
+        arc = np.empty(BLOCK, dtype=np.int64)
         lo, hi = chunk_bounds(c, r.size, work.shape[0])
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
-            for s in range(known + 1):
-                final = s == stages
-                for j in range(count):
-                    i = start + j
-                    rr = float(r[i])
-                    tt = float(theta[i])
-                    for l in range(s):
-                        coef = b[l] if final else a[s, l]
-                        rr += h * coef * k_r[l, j]
-                        tt += h * coef * k_t[l, j]
-                    tt = wrap_angle(tt)
-                    if final:
-                        r[i] = rr
-                        theta[i] = tt
-                        if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
-                            theta[i] = 0.0
-                        rr = float(r[i])
-                        tt = float(theta[i])
-                    r_s[j] = rr
-                    t_s[j] = tt
-                sincos_block(t_s, 0, count, sn, cs)
-                if s == known:  # the point whose moments this pass computes
-                    for j in range(count):
-                        k = locate_wrapped(t_s[j], angles, table)
-                        buf[k, 0] += r_s[j] * cs[j]
-                        buf[k, 1] += r_s[j] * sn[j]
+            for j in range(count):
+                i = start + j
+                rr = float(r[i])
+                tt = float(theta[i])
+                if s > 0:
+                    rr += h * a_prev * k_prev[0, i]
+                    tt += h * a_prev * k_prev[1, i]
+                r_s[j] = rr
+                t_s[j] = wrap_angle(tt)
+            sincos_block(t_s, 0, count, sn, cs)
+            for j in range(count):
+                i = start + j
+                k = locate_wrapped(t_s[j], angles, table)
+                arc[j] = k
+                delta_i = delta[i] if use_metric else 0.0
+                vr, vt = particle_field(r_s[j], cs[j], sn[j], g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
+                if final:
+                    if stages == 2:
+                        sum_r = b[0] * k_prev[0, i] + b[1] * vr
+                        sum_t = b[0] * k_prev[1, i] + b[1] * vt
+                    else:
+                        sum_r = acc[0, i] + b[s] * vr
+                        sum_t = acc[1, i] + b[s] * vt
+                    r[i] = float(r[i]) + h * sum_r
+                    theta[i] = wrap_angle(float(theta[i]) + h * sum_t)
+                    if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
+                        theta[i] = 0.0
+                    r_s[j] = float(r[i])
+                    t_s[j] = float(theta[i])
                 else:
-                    for j in range(count):
-                        k = locate_wrapped(t_s[j], angles, table)
-                        delta_i = delta[start + j] if use_metric else 0.0
-                        vr, vt = particle_field(r_s[j], cs[j], sn[j], g_stages[s], k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
-                        k_r[s, j] = vr
-                        k_t[s, j] = vt
+                    if stages > 2:
+                        acc[0, i] = (acc[0, i] if s > 0 else 0.0) + b[s] * vr
+                        acc[1, i] = (acc[1, i] if s > 0 else 0.0) + b[s] * vt
+                    k_prev[0, i] = vr
+                    k_prev[1, i] = vt
+                    r_s[j] = float(r[i]) + h * a_next * vr
+                    t_s[j] = wrap_angle(float(theta[i]) + h * a_next * vt)
+            sincos_block(t_s, 0, count, sn, cs)
+            for j in range(count):
+                k = arc[j]  # the point moved a little: its arc is most often the same
+                if not in_arc(t_s[j], k, angles):
+                    k = locate_wrapped(t_s[j], angles, table)
+                buf[k, 0] += r_s[j] * cs[j]
+                buf[k, 1] += r_s[j] * sn[j]
     reduce_chunks(work, moments)
 
 
