@@ -12,7 +12,7 @@ the compilation options are decided once:
 Caching. Numba keys a cached kernel on its own source file only, so a kernel that inlines a helper
 from another module would keep stale machine code after the helper changes. Each kernel's cache is
 therefore stamped with a hash of every kernel source file (:data:`KERNEL_SOURCES`: the modules of
-``meanfield/kernels`` and ``solvers/kernels`` and this file): editing any of them recompiles every
+``meanfield/kernels`` and ``solvers/kernels``, the benchmarks' ``validation/kernels.py`` and this file): editing any of them recompiles every
 kernel, editing anything else (a plot, a docstring of a solver) recompiles nothing. The cache lives
 where numba would put it (``__pycache__`` beside the sources, else the user's cache folder, or
 ``NUMBA_CACHE_DIR`` when set); nothing here changes numba's process-wide configuration.
@@ -25,7 +25,7 @@ import numba
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator, UserWideCacheLocator
 
 _ROOT = Path(__file__).resolve().parents[1]
-KERNEL_SOURCES = ("meanfield/kernels", "solvers/kernels", "meanfield/_compile.py")
+KERNEL_SOURCES = ("meanfield/kernels", "solvers/kernels", "validation/kernels.py", "meanfield/_compile.py")
 
 _OPTIONS = dict(nogil=True, fastmath=False, error_model="numpy")
 

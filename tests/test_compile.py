@@ -22,7 +22,7 @@ def test_every_kernel_lives_in_a_stamped_source():
 
 
 def test_stamp_changes_with_kernel_sources_only(tmp_path, monkeypatch):
-    for entry in ("meanfield", "solvers"):
+    for entry in ("meanfield", "solvers", "validation"):
         shutil.copytree(ROOT / entry, tmp_path / entry, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(compile_, "_ROOT", tmp_path)
 

@@ -12,3 +12,23 @@ def test_mean_field_tool_reports_slope_spread_and_refinement(tmp_path):
     assert np.isfinite(result.slope) and result.spread > 0 and result.hist_gap > 0
     assert [(row[0], row[2]) for row in result.refinement] == [(20, 1), (30, 2)]  # (n_r, order); n_theta rounds per arc
     assert (tmp_path / "limit.png").stat().st_size > 0
+
+
+def test_particle_benchmark_runs_and_reports_every_column(capsys):
+    from validation import bench_particles
+
+    rows = bench_particles.run(m_values=(3000,), s_values=(5, 20), goals=False, torch_baseline=False)
+    assert [(row["m"], row["s"]) for row in rows] == [(3000, 5), (3000, 20)]
+    for row in rows:
+        assert all(row[key] > 0 for key in ("ours", "heun", "rk4", "f32", "stream", "floor", "ref")) and row["torch"] is None
+    text = capsys.readouterr().out
+    assert "x stream" in text and "time(s = 20) / time(s = 5)" in text
+
+
+def test_streaming_floor_pass_leaves_the_state_as_it_was():
+    from validation.kernels import stream_pass
+
+    r, theta = np.random.default_rng(0).standard_normal((2, 1000))
+    before = r.copy(), theta.copy()
+    stream_pass(r, theta, 1.0)
+    assert np.array_equal(r, before[0]) and np.array_equal(theta, before[1])

@@ -1,10 +1,13 @@
-"""Benchmark of the canonical particle solver (explicit Euler = gradient descent).
+"""Benchmark of the canonical particle solver.
 
-For each (m, s): ms per step and particle-steps per second of :class:`solvers.ParticleSolver`,
-and, measured in the same run, the ratios to
-  (a) the brute-force O(m s) numpy Euler step of :mod:`solvers.reference`,
-  (b) PyTorch autograd gradient descent on the same network (when torch is installed),
-  (c) ``numpy.copyto`` of the particle state (r, theta): the memory-bandwidth floor of one pass.
+For each (m, s), measured in the same run: ms per explicit Euler step (= gradient descent) and
+particle-steps per second of :class:`solvers.ParticleSolver` in float64, and the ratios
+  (a) to the streaming floor: a numba parallel pass that reads and writes r and theta once,
+  (b) to ``numpy.copyto`` of the particle state (r, theta),
+  (c) of a Heun and an RK4 step to the Euler step, and of float64 to float32 throughput,
+  (d) of the brute-force O(m s) numpy Euler step of :mod:`solvers.reference` to ours,
+  (e) of PyTorch autograd gradient descent on the same network to ours (when torch is installed:
+      ``pip install ".[bench]"``).
 Baselines whose m x s matrices would not fit comfortably are timed on fewer particles and scaled
 linearly in m (they are O(m s)); such entries are marked '*'. The step is dt = 0.05 / s
 (stable: the field grows like s), on y = sin(3x), x ~ U(-1, 1).
@@ -16,6 +19,7 @@ import meanfield as mf
 import solvers
 from solvers import reference as sref
 
+from .kernels import stream_pass
 from .timing import best_of, copy_floor
 
 MAX_BASELINE_ELEMENTS = 3e7  # m * s of the largest baseline m x s matrix timed at full size
@@ -56,23 +60,36 @@ def _baseline_m(m, s):
     return int(min(m, max(1000, MAX_BASELINE_ELEMENTS // s)))
 
 
-def time_step(m, s, *, dtype=np.float64, repeat=5, seed=1):
+def time_step(m, s, *, method="euler", dtype=np.float64, repeat=5, seed=1):
     samples = _problem(s)
     r, theta = solvers.init.gaussian_uniform(m, rng=seed, dtype=dtype)
-    solver = solvers.ParticleSolver(samples, r, theta, dt=0.05 / s, record_every=10**9)
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.05 / s, method=method, record_every=None)
     return best_of(lambda: solver.run(steps=1), repeat=repeat), samples, r, theta
 
 
-def run(m_values=(10**4, 10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, torch_baseline=True):
+def stream_floor(r, theta, repeat=5):
+    """Time of one parallel read-and-write pass over (r, theta)."""
+    r, theta = r.copy(), theta.copy()
+    return best_of(lambda: stream_pass(r, theta, 1.0), repeat=repeat)
+
+
+def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, torch_baseline=True):
     threads = numba.get_num_threads()
-    print(f"canonical Euler step (= gradient descent), float64, {threads} threads; dt = 0.05 / s")
-    print("'*': baseline timed on fewer particles and scaled linearly in m")
-    head = f"{'m':>9} {'s':>5} {'ms/step':>9} {'Mpart-step/s':>13} {'x floor':>8} {'ref/ours':>10} {'torch/ours':>11}"
+    print(f"canonical particle steps, {threads} threads; dt = 0.05 / s; times are the best of several steps")
+    print("euler: float64 Euler step (= gradient descent); x stream / x copy: its time over one parallel read-write pass")
+    print("over (r, theta) / over numpy.copyto of them; heun, rk4: their step over the Euler step; f32: float32 particle-steps")
+    print("per second over float64; ref, torch: their step over ours ('*': timed on fewer particles, scaled linearly in m)")
+    head = (f"{'m':>7} {'s':>5} {'euler ms':>9} {'Mstep/s':>8} {'x stream':>9} {'x copy':>7} {'heun':>5} {'rk4':>5} {'f32':>5}"
+            f" {'ref':>7} {'torch':>7}")
     print(head)
     rows = []
     for m in m_values:
         for s in s_values:
             t_ours, samples, r, theta = time_step(m, s)
+            t_heun = time_step(m, s, method="heun", repeat=3)[0]
+            t_rk4 = time_step(m, s, method="rk4", repeat=3)[0]
+            t_f32 = time_step(m, s, dtype=np.float32)[0]
+            stream = stream_floor(r, theta)
             floor = copy_floor([r, theta])
             mb = _baseline_m(m, s)
             mark = "*" if mb < m else " "
@@ -83,21 +100,21 @@ def run(m_values=(10**4, 10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=T
                 step = _torch_step(samples, r[:mb], theta[:mb], 0.05 / s, threads)
                 if step is not None:
                     t_torch = best_of(step, repeat=2) * m / mb
-                    torch_text = f"{t_torch / t_ours:10.0f}{mark}"
-            print(f"{m:9.0e} {s:5d} {t_ours * 1e3:9.2f} {m / t_ours / 1e6:13.1f} {t_ours / floor:8.1f} {t_ref / t_ours:9.0f}{mark} {torch_text:>11}")
-            rows.append(dict(m=m, s=s, ours=t_ours, floor=floor, ref=t_ref, torch=t_torch))
-    for s_pair in [(s_values[0], s_values[-1])]:
-        for m in m_values:
-            lo = next(x for x in rows if x["m"] == m and x["s"] == s_pair[0])
-            hi = next(x for x in rows if x["m"] == m and x["s"] == s_pair[1])
-            print(f"m = {m:.0e}: time(s = {s_pair[1]}) / time(s = {s_pair[0]}) = {hi['ours'] / lo['ours']:.2f}")
+                    torch_text = f"{t_torch / t_ours:6.0f}{mark}"
+            print(f"{m:7.0e} {s:5d} {t_ours * 1e3:9.2f} {m / t_ours / 1e6:8.1f} {t_ours / stream:9.1f} {t_ours / floor:7.1f}"
+                  f" {t_heun / t_ours:5.2f} {t_rk4 / t_ours:5.2f} {t_ours / t_f32:5.2f} {t_ref / t_ours:6.0f}{mark} {torch_text:>7}", flush=True)
+            rows.append(dict(m=m, s=s, ours=t_ours, heun=t_heun, rk4=t_rk4, f32=t_f32, stream=stream, floor=floor, ref=t_ref, torch=t_torch))
+    for m in m_values:
+        lo = next(x for x in rows if x["m"] == m and x["s"] == s_values[0])
+        hi = next(x for x in rows if x["m"] == m and x["s"] == s_values[-1])
+        print(f"m = {m:.0e}: time(s = {s_values[-1]}) / time(s = {s_values[0]}) = {hi['ours'] / lo['ours']:.2f}")
     if goals:
         print("goals at m = 1e6 (torch at full size):")
         for s in (20, 200):
             t_ours, samples, r, theta = time_step(10**6, s)
             step = _torch_step(samples, r, theta, 0.05 / s, threads) if torch_baseline else None
             if step is None:
-                print(f"  s = {s}: ours {t_ours * 1e3:.2f} ms/step; torch not installed")
+                print(f"  s = {s}: ours {t_ours * 1e3:.2f} ms/step; torch not installed (pip install \".[bench]\")")
             else:
                 t_torch = best_of(step, repeat=2)
                 print(f"  s = {s}: ours {t_ours * 1e3:.2f} ms/step, torch {t_torch * 1e3:.0f} ms/step, ratio {t_torch / t_ours:.0f}x")
@@ -111,7 +128,7 @@ def big_run(m=10**8, s=20, steps=3):
 
     samples = _problem(s)
     r, theta = solvers.init.gaussian_uniform(m, rng=0)
-    solver = solvers.ParticleSolver(samples, r, theta, dt=0.05 / s, record_every=10**9, copy=False)
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.05 / s, record_every=None, copy=False)
     del r, theta
     start = time.perf_counter()
     solver.run(steps=steps)

@@ -83,7 +83,7 @@ def record_times(case):
 
 def particle_history(case, m, seed, method="heun"):
     r, theta = case.sample(m, seed)
-    solver = solvers.ParticleSolver(case.samples, r, theta, dt=case.particle_dt, method=method, record_every=10**9, copy=False)
+    solver = solvers.ParticleSolver(case.samples, r, theta, dt=case.particle_dt, method=method, record_every=None, copy=False)
     rho = [solver.residuals()]
     for t in record_times(case)[1:]:
         rho.append(solver.run(t_end=t).residuals())
@@ -91,7 +91,7 @@ def particle_history(case, m, seed, method="heun"):
 
 
 def histogram_history(case, n_r, n_theta, order=2):
-    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, order=order, record_every=10**9)
+    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, order=order, record_every=None)
     rho = [solver.residuals()]
     for t in record_times(case)[1:]:
         rho.append(solver.run(t_end=t).residuals())
