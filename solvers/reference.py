@@ -10,20 +10,33 @@ from meanfield import params
 from meanfield import reference as ref
 
 
+def _velocity(samples, r, theta, tv, delta, alpha):
+    """The canonical velocity, times P_i / m of Proposition 4 when ``delta`` is given."""
+    dr, dth = ref.velocity(samples, r, theta, tv=tv)
+    if delta is not None:
+        m = r.size
+        a, b, c = params.from_canonical(r, theta, delta, alpha)
+        dr = dr * (m / alpha) ** 2 * (a * a + b * b + c * c) / m
+        dth = dth / (a * a + b * b) / m
+    return dr, dth
+
+
 def euler_canonical(samples, r, theta, *, dt, steps, tv=0.0, delta=None, alpha=None):
     """``steps`` explicit Euler steps of the canonical flow (or its delta-metric version)."""
-    r = np.array(r, dtype=np.float64)
-    theta = np.array(theta, dtype=np.float64)
-    m = r.size
+    return runge_kutta(samples, r, theta, a=np.zeros((1, 1)), b=np.ones(1), dt=dt, steps=steps, tv=tv, delta=delta, alpha=alpha)
+
+
+def runge_kutta(samples, r, theta, *, a, b, dt, steps, tv=0.0, delta=None, alpha=None):
+    """``steps`` steps of the explicit Runge-Kutta scheme with Butcher coefficients (a, b),
+    evaluated stage by stage: k_s = v(w + dt sum_l a[s, l] k_l), w += dt sum_s b_s k_s."""
+    w = np.array([r, theta], dtype=np.float64)
     for _ in range(steps):
-        dr, dth = ref.velocity(samples, r, theta, tv=tv)
-        if delta is not None:
-            a, b, c = params.from_canonical(r, theta, delta, alpha)
-            dr = dr * (m / alpha) ** 2 * (a * a + b * b + c * c) / m
-            dth = dth / (a * a + b * b) / m
-        r = r + dt * dr
-        theta = theta + dt * dth
-    return r, np.mod(theta, 2 * np.pi)
+        ks = []
+        for stage in range(b.size):
+            point = w + dt * sum((a[stage, l] * ks[l] for l in range(stage)), np.zeros_like(w))
+            ks.append(np.array(_velocity(samples, point[0], point[1], tv, delta, alpha)))
+        w = w + dt * sum(b[s] * ks[s] for s in range(b.size))
+    return w[0], np.mod(w[1], 2 * np.pi)
 
 
 def full_gradient(samples, a, b, c, alpha):
