@@ -1,0 +1,39 @@
+"""Same bits for any thread count, in fresh processes with NUMBA_NUM_THREADS set (1 against 3),
+so the comparison really runs several threads whatever the machine or CI gives numba."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = """
+import hashlib, numba, numpy as np, meanfield as mf, solvers
+assert numba.get_num_threads() == int({threads})
+rng = np.random.default_rng(5)
+x = rng.standard_normal(30); x[3] = x[7]
+samples = mf.Samples(x, rng.standard_normal(30))
+r, theta = solvers.init.gaussian_uniform(60_000, rng=1)
+digest = hashlib.sha256()
+for kwargs in (dict(method="euler", tv=0.02), dict(method="heun"), dict(method="rk4", delta=0.5, alpha=60_000.0)):
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.002, **kwargs).run(steps=4)
+    digest.update(solver.r.tobytes() + solver.theta.tobytes() + solver.residuals().tobytes())
+a, b, c = solvers.init.pytorch_default(60_000, alpha=245.0, rng=2)
+full = solvers.FullParticleSolver(samples, a, b, c, alpha=245.0, lr=0.01).run(steps=4)
+digest.update(full.a.tobytes() + full.b.tobytes() + full.c.tobytes())
+density = lambda r, th: np.exp(-r * r / 2) / np.sqrt(2 * np.pi) / (2 * np.pi) + 0 * th
+hist = solvers.HistogramSolver(samples, density, n_r=40, n_theta=200, r_max=8.0).run(steps=4)
+digest.update(hist.mass_cells.tobytes() + hist.ray_mass.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def digest_with(threads):
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(threads=threads)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_every_solver_gives_the_same_bits_with_1_and_3_threads():
+    assert digest_with(1) == digest_with(3)
