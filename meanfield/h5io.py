@@ -77,8 +77,13 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
 
 
 def _create(f, name, value, compress):
-    if value.dtype.kind in "US" or value.dtype == object:
-        f.create_dataset(name, data=str(value.item() if value.ndim == 0 else value))
+    import h5py
+
+    if _is_text(value):  # UTF-8 strings: one (0-d) or an array of them
+        if value.ndim == 0:
+            f.create_dataset(name, data=str(value.item()))
+        else:
+            f.create_dataset(name, data=np.array([str(v) for v in value.ravel()], dtype=object).reshape(value.shape), dtype=h5py.string_dtype())
         return
     if value.ndim == 0 or value.size == 0:
         f.create_dataset(name, data=value)
@@ -90,6 +95,10 @@ def _create(f, name, value, compress):
     if compress:
         options.update(compression="gzip", compression_opts=1, shuffle=True)
     f.create_dataset(name, data=value, **options)
+
+
+def _is_text(value):
+    return value.dtype.kind in "US" or value.dtype == object
 
 
 def _fsync(path):
@@ -106,8 +115,10 @@ def digest(arrays, attrs):
     for name in sorted(arrays):
         value = np.asarray(arrays[name])
         h.update(name.encode())
-        if value.dtype.kind in "US" or value.dtype == object:
-            h.update(b"str:" + str(value.item() if value.ndim == 0 else value).encode())
+        if _is_text(value) and value.ndim == 0:
+            h.update(b"str:" + str(value.item()).encode())
+        elif _is_text(value):
+            h.update(f"strs{value.shape}:".encode() + "\x00".join(str(v) for v in value.ravel()).encode())
         else:
             h.update(f"{value.dtype.str}{value.shape}".encode())
             h.update(np.ascontiguousarray(value).tobytes())
@@ -162,8 +173,12 @@ def read_file(path, *, schema, version, what=None):
         def visit(name, obj):
             try:
                 if isinstance(obj, h5py.Dataset):
-                    value = obj[()]
-                    arrays[name] = value.decode() if isinstance(value, bytes) else value
+                    if h5py.check_string_dtype(obj.dtype) is not None:
+                        value = obj.asstr()[()]
+                        value = value if isinstance(value, str) else np.array(value.tolist(), dtype=str)
+                    else:
+                        value = obj[()]
+                    arrays[name] = value
                 attrs[name] = {k: _scalar(v) for k, v in obj.attrs.items()}
             except (OSError, ValueError, KeyError) as err:
                 raise FileError(f"{what}: dataset {name!r} cannot be read ({_reason(err)}): the file is corrupted") from None

@@ -2,6 +2,7 @@
 
     run [CONFIG] [--out DIR] [--set key=value ...]   start a run (no CONFIG: the embedded default)
     resume DIR [--t-end T]                            continue a run from its newest checkpoint
+    sweep CONFIG --out DIR [--set key=value ...]      the product of runs over the list values, and a summary
     plot DIR [--out DIR]                              figures of a run, from its files alone
     attractors DIR                                    which rays attract or repel, and the mass near them
     info FILE_OR_DIR                                  what a run folder or file holds
@@ -17,7 +18,7 @@ import sys
 
 import numpy as np
 
-COMMANDS = ("run", "resume", "plot", "attractors", "info", "config")
+COMMANDS = ("run", "resume", "sweep", "plot", "attractors", "info", "config")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +40,12 @@ def build_parser():
     resume = sub.add_parser("resume", help="continue a run from its newest valid checkpoint")
     resume.add_argument("dir")
     resume.add_argument("--t-end", type=float, help="new end time (default: the configured one)")
+    sweep = sub.add_parser("sweep", help="run the product of a configuration's list values, each in its own folder, with a summary")
+    sweep.add_argument("config", nargs="?", help="TOML configuration whose values may be lists (m = [1e3, 1e4], seed = [0, 1])")
+    sweep.add_argument("--out", required=True, help="sweep folder: one run folder per run, summary.csv and summary.h5")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key; a list sweeps it: --set 'seed=[0, 1, 2]'")
+    sweep.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
+    sweep.add_argument("--threads", type=int, default=1, help="numba threads per worker (default 1; results do not depend on it)")
     plot = sub.add_parser("plot", help="write the figures of a run (PNG)")
     plot.add_argument("dir")
     plot.add_argument("--out", help="folder for the figures (default: the run folder)")
@@ -132,6 +139,21 @@ def summary(run, wall):
     return lines
 
 
+def cmd_sweep(args):
+    from . import sweep
+
+    for name in ("workers", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be a positive number, got {value}")
+    rows = sweep.run(args.config, args.out, args.set, workers=args.workers, threads=args.threads, stream=sys.stdout)
+    failed = [row for row in rows if row["status"] not in ("complete", "stopped")]
+    print(f"summary: {args.out}/summary.csv, {args.out}/summary.h5 ({len(rows)} runs, {len(failed)} not complete)")
+    for row in failed:
+        print(f"error: {row['folder']}: {row['message']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_plot(args):
     from . import report
 
@@ -164,4 +186,4 @@ def cmd_config(args):
     return 0
 
 
-COMMAND = {"run": cmd_run, "resume": cmd_resume, "plot": cmd_plot, "attractors": cmd_attractors, "info": cmd_info, "config": cmd_config}
+COMMAND = {"run": cmd_run, "resume": cmd_resume, "sweep": cmd_sweep, "plot": cmd_plot, "attractors": cmd_attractors, "info": cmd_info, "config": cmd_config}

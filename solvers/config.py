@@ -101,19 +101,31 @@ def load(path=None, overrides=(), base=None):
     """
     config = defaults() if base is None else copy.deepcopy(base)
     if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read the configuration {path}: {err.strerror or err}") from None
-        merge(config, parse(text, str(path)))
-        sample_file = config["samples"]["file"]
-        if sample_file and not Path(sample_file).is_absolute():
-            config["samples"]["file"] = str((path.parent / sample_file).resolve())
+        merge(config, read(path))
     for item in overrides:
         set_key(config, item)
     validate(config)
     return config
+
+
+def read(path):
+    """The keys a configuration file gives (nested dict, not validated), with a relative
+    ``samples.file`` resolved against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read the configuration {path}: {err.strerror or err}") from None
+    given = parse(text, str(path))
+    samples = given.get("samples")
+    if isinstance(samples, dict) and "file" in samples:  # one file, or a list of them in a sweep
+
+        def resolved(name):
+            return str((path.parent / name).resolve()) if isinstance(name, str) and name and not Path(name).is_absolute() else name
+
+        files = samples["file"]
+        samples["file"] = [resolved(f) for f in files] if isinstance(files, list) else resolved(files)
+    return given
 
 
 def parse(text, what="configuration"):

@@ -35,10 +35,12 @@ def test_command_line_examples_run(tmp_path):
     for line in commands.strip().splitlines():
         command = line.split("#")[0].strip()
         command = command.replace("--set m=1e6", "--set m=2000 --set t_end=1 --set progress=false").replace("--t-end 300", "--t-end 1.5")
-        command = command.replace("runs/a", str(runs / "a")).replace("python ", f"{sys.executable} ", 1)
+        command = command.replace("runs/a", str(runs / "a")).replace("runs/s", str(runs / "s")).replace("python ", f"{sys.executable} ", 1)
+        command = command.replace("[1e3, 1e4]", "[300, 600]").replace("t_end=5", "t_end=0.5")
         proc = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, (command, proc.stderr)
         printed[line.split()[3]] = proc.stdout
     assert "done: t = 1.5" in printed["resume"]
+    assert "summary:" in printed["sweep"] and (runs / "s" / "summary.csv").read_text().count("complete") == 4
     assert "history:" in printed["info"] and "changes" in printed["attractors"] or "no ray changed" in printed["attractors"]
     assert sorted(p.name for p in (runs / "a").glob("*.png")) == ["density.png", "network.png", "rays.png", "residuals.png", "uv.png"]
