@@ -5,7 +5,7 @@
     sweep CONFIG --out DIR [--set key=value ...]      the product of runs over the list values, and a summary
     plot DIR [--out DIR]                              figures of a run, from its files alone
     attractors DIR                                    which rays attract or repel, and the mass near them
-    info FILE_OR_DIR                                  what a run folder or file holds
+    info FILE_OR_DIR                                  what a run folder or file (or a sweep summary) holds
     config                                            the default configuration, commented
     --version
 

@@ -153,16 +153,21 @@ def info(path):
             f"snapshots: {len(list(folder.snapshot_dir.glob('step_*.h5')))} in {folder.snapshot_dir}",
         ]
         return lines
+    from .sweep import SCHEMA_NAME as SWEEP
+
     schema = peek_schema(path)
-    if schema not in (RUN, CHECKPOINT, SNAPSHOT):
-        raise FileError(f"{path}: a {schema!r} file, not a meanfield run, checkpoint or snapshot file")
+    if schema not in (RUN, CHECKPOINT, SNAPSHOT, SWEEP):
+        raise FileError(f"{path}: a {schema!r} file, not a meanfield run, checkpoint, snapshot or sweep summary file")
     arrays, attrs = read_file(path, schema=schema, version=SCHEMA_VERSION)
     root = attrs["/"]
     lines = [f"{path}: {schema} (schema version {root['schema_version']}, written by meanfield {root['meanfield_version']}), digest verified"]
-    if schema != RUN:
+    if schema in (CHECKPOINT, SNAPSHOT):
         state = state_from_contents(arrays, attrs, str(path))
         lines.append(f"state: {state['kind']}, t = {float(state['t']):.6g}, step {int(state['step'])}")
+    if schema == SWEEP:
+        lines.append(f"sweep over {root['swept'] or 'nothing'}: {len(arrays['runs/index'])} runs, status {', '.join(sorted(set(arrays['runs/status'])))}")
     for name, value in sorted(arrays.items()):
         value = np.asarray(value)
-        lines.append(f"  {name}: {'text' if value.dtype.kind in 'US' else f'{value.dtype} {value.shape}'}")
+        kind = ("text" if value.ndim == 0 else f"text {value.shape}") if value.dtype.kind in "US" else f"{value.dtype} {value.shape}"
+        lines.append(f"  {name}: {kind}")
     return lines

@@ -48,6 +48,8 @@ def test_sweep_summary_equals_single_runs_then_skips_and_resumes(tmp_path, capsy
     assert text.count(": skipped, complete") == 3 and f"{rows[1]['folder']}: resumed, complete" in text
     again = read_file(out / "summary.h5", schema=sweep.SCHEMA_NAME, version=sweep.SCHEMA_VERSION)[0]
     assert again["runs/rho"].tobytes() == arrays["runs/rho"].tobytes() and before < 100
+    assert main(["info", str(out / "summary.h5")]) == 0
+    assert "sweep over init.m,init.seed: 4 runs, status complete" in capsys.readouterr().out
 
 
 def test_workers_must_be_positive(capsys, tmp_path):
