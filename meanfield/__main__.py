@@ -3,4 +3,5 @@ import sys
 
 from solvers.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process (mpi4py.futures, spawn) imports the main module
+    sys.exit(main())

@@ -46,6 +46,7 @@ def build_parser():
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key; a list sweeps it: --set 'seed=[0, 1, 2]'")
     sweep.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     sweep.add_argument("--threads", type=int, default=1, help="numba threads per worker (default 1; results do not depend on it)")
+    sweep.add_argument("--mpi", action="store_true", help="run on MPI ranks: mpiexec -n N python -m mpi4py.futures -m meanfield sweep ... --mpi")
     plot = sub.add_parser("plot", help="write the figures of a run (PNG)")
     plot.add_argument("dir")
     plot.add_argument("--out", help="folder for the figures (default: the run folder)")
@@ -146,7 +147,7 @@ def cmd_sweep(args):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be a positive number, got {value}")
-    rows = sweep.run(args.config, args.out, args.set, workers=args.workers, threads=args.threads, stream=sys.stdout)
+    rows = sweep.run(args.config, args.out, args.set, workers=args.workers, threads=args.threads, stream=sys.stdout, mpi=args.mpi)
     failed = [row for row in rows if row["status"] not in ("complete", "stopped")]
     print(f"summary: {args.out}/summary.csv, {args.out}/summary.h5 ({len(rows)} runs, {len(failed)} not complete)")
     for row in failed:

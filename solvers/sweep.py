@@ -5,7 +5,7 @@ sweep folder, executed by a pool of worker processes (:mod:`concurrent.futures`)
 run's parameters and final figures is written as ``summary.csv`` and ``summary.h5`` (schema
 ``meanfield.sweep``). Run again, a sweep skips the runs that are complete and resumes the others
 from their newest checkpoints; since a run's bits do not depend on the thread count, the results
-do not depend on how the pool is sized.
+do not depend on how the pool is sized, nor on whether it is local or MPI (``mpi4py.futures``).
 """
 import copy
 import csv
@@ -110,7 +110,20 @@ def _one(config, out, threads):
                 wall_s=time.perf_counter() - clock if started != "skipped" else 0.0, message=outcome.message)
 
 
-def run(path, out, overrides=(), workers=None, threads=1, stream=None):
+def executor(workers, mpi):
+    """The pool that runs a sweep: local worker processes, or with ``mpi`` the ranks of an
+    ``mpiexec -n N python -m mpi4py.futures -m meanfield sweep ... --mpi`` launch (rank 0 runs the
+    sweep, the N - 1 others the runs)."""
+    if not mpi:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        from mpi4py.futures import MPIPoolExecutor
+    except ImportError:
+        raise cfg.ConfigError("--mpi needs mpi4py and an MPI library: pip install \".[mpi]\"") from None
+    return MPIPoolExecutor()
+
+
+def run(path, out, overrides=(), workers=None, threads=1, stream=None, mpi=False):
     """Run a sweep into folder ``out``; returns the summary rows (dicts), in run order."""
     runs = expand(path, overrides)
     out = Path(out)
@@ -121,13 +134,14 @@ def run(path, out, overrides=(), workers=None, threads=1, stream=None):
     workers = workers or os.cpu_count() or 1
     rows = [None] * len(runs)
     say = (lambda text: print(text, file=stream, flush=True)) if stream else (lambda text: None)
-    say(f"sweep of {len(runs)} runs over {', '.join(runs[0][0]) or 'nothing'} in {out}, {workers} workers x {threads} threads")
+    pool = "MPI ranks" if mpi else f"{workers} workers"
+    say(f"sweep of {len(runs)} runs over {', '.join(runs[0][0]) or 'nothing'} in {out}, {pool} x {threads} threads")
     jobs = []
     for index, (params, config) in enumerate(runs):
         config["output"]["progress"] = False
         config["output"]["figures"] = False
         jobs.append((index, params, config, out / folder_name(index, params)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with executor(workers, mpi) as pool:
         futures = {pool.submit(_one, config, str(folder), threads): (index, params, folder) for index, params, config, folder in jobs}
         for done, future in enumerate(as_completed(futures), 1):
             index, params, folder = futures[future]

@@ -71,3 +71,28 @@ def test_sample_files_sweep_relative_to_the_configuration(tmp_path):
     runs = sweep.expand(config)
     assert [c["samples"]["file"] for _, c in runs] == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
     assert job.build_samples(runs[1][1]).y.tolist() == [0.0, 2.0]
+
+
+@pytest.mark.mpi
+def test_sweep_under_mpi4py_futures_gives_the_local_summary(tmp_path):
+    """mpiexec -n 2 python -m mpi4py.futures -m meanfield sweep --mpi: rank 0 runs the sweep, rank 1
+    the runs; the summary equals the local pool's bit for bit."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
+    mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    if not Path(mpiexec).exists():
+        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
+    sets = [a for s in SETS for a in ("--set", s)]
+    assert main(["sweep", "--out", str(tmp_path / "local"), "--workers", "2", *sets]) == 0
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "mpi4py.futures", "-m", "meanfield", "sweep", "--out",
+                           str(tmp_path / "mpi"), "--mpi", *sets], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MPI ranks" in proc.stdout
+    local = read_file(tmp_path / "local" / "summary.h5", schema=sweep.SCHEMA_NAME, version=sweep.SCHEMA_VERSION)[0]
+    ranks = read_file(tmp_path / "mpi" / "summary.h5", schema=sweep.SCHEMA_NAME, version=sweep.SCHEMA_VERSION)[0]
+    for name in ("runs/rho", "runs/loss", "runs/step", "runs/t", "runs/folder", "runs/status"):
+        assert np.asarray(local[name]).tobytes() == np.asarray(ranks[name]).tobytes(), name
