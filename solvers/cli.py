@@ -102,7 +102,7 @@ def _finish(outcome):
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
     if outcome.status in ("complete", "stopped"):
-        run = report.load(outcome.folder.path)
+        run = report.from_outcome(outcome)
         for line in summary(run, outcome.wall):
             print(line)
         if run.config["output"]["figures"]:

@@ -88,10 +88,12 @@ def _cadence(value):
 
 class Outcome:
     """How a job ended: ``status`` is "complete", "stopped" (a stop rule), "interrupted" or
-    "diverged"; ``exit_code`` the process exit status it maps to; ``message`` one line."""
+    "diverged"; ``exit_code`` the process exit status it maps to; ``message`` one line; ``config``
+    the configuration it ran with; ``solver`` its final state (with its history)."""
 
-    def __init__(self, solver, folder, status, exit_code, message, wall):
-        self.solver, self.folder, self.status, self.exit_code, self.message, self.wall = solver, folder, status, exit_code, message, wall
+    def __init__(self, solver, folder, config, status, exit_code, message, wall):
+        self.solver, self.folder, self.config = solver, folder, config
+        self.status, self.exit_code, self.message, self.wall = status, exit_code, message, wall
 
 
 def start(config, out, *, stream=None):
@@ -165,7 +167,7 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
             snapshots.finish(solver, "start")
             checkpointer.write(solver)
         if solver.t >= stop["t_end"] * (1 - 1e-12) or steps_left == 0:
-            return Outcome(solver, folder, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
+            return Outcome(solver, folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
                            "give a later --t-end to continue it", 0.0)
         clock = time.perf_counter()
         try:
@@ -173,17 +175,17 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
         except FloatingPointError as error:  # DivergenceError
             record.flush()
             last = folder.checkpoints()[-1].name if folder.checkpoints() else "none"
-            return Outcome(solver, folder, "diverged", 1, f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
+            return Outcome(solver, folder, config, "diverged", 1, f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
                            time.perf_counter() - clock)
     wall = time.perf_counter() - clock
     reason = solver.stop_reason
     if reason == "interrupted":
         name = signal.Signals(interrupt.signal).name
-        return Outcome(solver, folder, "interrupted", EXIT_INTERRUPTED.get(interrupt.signal, 1),
+        return Outcome(solver, folder, config, "interrupted", EXIT_INTERRUPTED.get(interrupt.signal, 1),
                        f"{name}: stopped at t = {solver.t:.6g} (step {solver.step}) with a checkpoint; continue with "
                        f"python -m meanfield resume {folder.path}", wall)
     status = "complete" if reason in ("t_end", "steps") else "stopped"
-    return Outcome(solver, folder, status, 0, f"{'done' if status == 'complete' else reason}: t = {solver.t:.6g}, step {solver.step}", wall)
+    return Outcome(solver, folder, config, status, 0, f"{'done' if status == 'complete' else reason}: t = {solver.t:.6g}, step {solver.step}", wall)
 
 
 @contextmanager

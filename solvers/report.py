@@ -52,6 +52,12 @@ def load(path):
     return Run(folder, _config_of(config_text), samples, history, solver, ckpt)
 
 
+def from_outcome(outcome):
+    """The :class:`Run` a job just finished, from its solver in memory (no file is read again)."""
+    solver = outcome.solver
+    return Run(outcome.folder, outcome.config, solver.samples, solver.history, solver, outcome.folder.checkpoints()[-1])
+
+
 def write_figures(run, out=None):
     """The run's figures as PNGs in ``out`` (default: the run folder); returns their paths."""
     import matplotlib.pyplot as plt

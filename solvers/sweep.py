@@ -87,7 +87,7 @@ def _one(config, out, threads):
     """Run (or resume, or skip) one run in a worker process; returns its summary row."""
     import numba
 
-    from . import job, report
+    from . import job
 
     if threads:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -103,9 +103,8 @@ def _one(config, out, threads):
             shutil.rmtree(out)
         outcome = job.start(config, out, stream=open(os.devnull, "w"))
         started = "new"
-    run = report.load(out)
-    rho = run.solver.residuals()
-    return dict(status=outcome.status, started=started, t=float(run.solver.t), step=int(run.solver.step),
+    rho = outcome.solver.residuals()
+    return dict(status=outcome.status, started=started, t=float(outcome.solver.t), step=int(outcome.solver.step),
                 loss=float(0.5 * rho @ rho), max_abs_rho=float(np.abs(rho).max()), rho=rho.tolist(),
                 wall_s=time.perf_counter() - clock if started != "skipped" else 0.0, message=outcome.message)
 
