@@ -40,38 +40,33 @@ def _is_histogram(obj):
 
 
 def _histogram_atoms(hist):
-    """The histogram's measure as weighted atoms (r, direction d, mass): cell centres with the
-    cell average of d(theta), and the rays' points. Exact for f at the samples (no sample's
-    boundary lies inside a cell)."""
+    """The histogram's measure as weighted atoms: r, angle theta (cell centre or ray), direction d
+    (the cell average of d(theta), or d on the ray) and mass. Exact for f at the samples (no
+    sample's boundary lies inside a cell)."""
     grid = hist.grid
     n_r, n_c = hist.mass_cells.shape
-    r = np.concatenate([np.repeat(grid.rc, n_c), np.repeat(grid.rc, grid.ray_angle.size)])
+    n_q = grid.ray_angle.size
+    r = np.concatenate([np.repeat(grid.rc, n_c), np.repeat(grid.rc, n_q)])
+    theta = np.concatenate([np.tile(np.mod(grid.faces + grid.width / 2, 2 * np.pi), n_r), np.tile(grid.ray_angle, n_r)])
     d = np.concatenate([np.tile(grid.mean_d, (n_r, 1)), np.tile(grid.ray_d, (n_r, 1))])
     mass = np.concatenate([hist.mass_cells.ravel(), hist.ray_mass.ravel()])
-    return r, d, mass
+    return r, theta, d, mass
 
 
 def histogram_points(hist, n=MAX_MARKERS, seed=0):
     """n points (r, theta) drawn from a histogram solver's cell and ray masses (cell centres)."""
-    grid = hist.grid
-    n_c = grid.faces.size
-    centres = np.mod(grid.faces + grid.width / 2, 2 * np.pi)
-    mass = np.concatenate([hist.mass_cells.ravel(), hist.ray_mass.ravel()])
+    r, theta, _, mass = _histogram_atoms(hist)
     if mass.sum() <= 0:
         return np.zeros(0), np.zeros(0)
     pick = np.random.default_rng(seed).choice(mass.size, n, p=mass / mass.sum())
-    cells = pick < hist.mass_cells.size
-    row = np.where(cells, pick // n_c, (pick - hist.mass_cells.size) // grid.ray_angle.size)
-    col = np.where(cells, pick % n_c, (pick - hist.mass_cells.size) % grid.ray_angle.size)
-    theta = np.where(cells, centres[np.minimum(col, n_c - 1)], grid.ray_angle[np.minimum(col, grid.ray_angle.size - 1)])
-    return grid.rc[row], theta
+    return r[pick], theta[pick]
 
 
 def network_values(obj, x):
     """f(x) of a solver's network (particles, full parameters or histogram) at the points x."""
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     if _is_histogram(obj):
-        r, d, mass = _histogram_atoms(obj)
+        r, _, d, mass = _histogram_atoms(obj)
         keep = mass > 0
         pre = np.outer(x, d[keep, 0]) + d[keep, 1]
         return np.maximum(pre, 0.0) @ (mass[keep] * r[keep])

@@ -21,6 +21,13 @@ def gaussian_uniform(m, *, sigma=1.0, rng=None, dtype=np.float64):
     return r.astype(dtype, copy=False), theta.astype(dtype, copy=False)
 
 
+def gaussian_uniform_density(sigma=1.0):
+    """The law of :func:`gaussian_uniform` as a density w.r.t. dr dtheta (for the histogram solver):
+    exp(-r^2 / 2 sigma^2) / (sqrt(2 pi) sigma 2 pi), a vectorised function of (r, theta)."""
+    scale = 1.0 / (np.sqrt(2 * np.pi) * sigma * 2 * np.pi)
+    return lambda r, theta: scale * np.exp(-0.5 * (r / sigma) ** 2) + 0.0 * theta
+
+
 def pytorch_default(m, *, alpha=1.0, rng=None):
     """Full parameters (a, b, c) of a 1-m-1 network initialised by PyTorch's ``nn.Linear`` rule.
 

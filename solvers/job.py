@@ -46,12 +46,6 @@ def alpha_of(config):
     return {"m": float(m), "sqrt(m)": math.sqrt(m)}.get(alpha, alpha) if isinstance(alpha, str) else float(alpha)
 
 
-def gaussian_uniform_density(sigma):
-    """Density w.r.t. dr dtheta of r ~ N(0, sigma^2), theta ~ U[0, 2 pi)."""
-    scale = 1.0 / (math.sqrt(2 * math.pi) * sigma * 2 * math.pi)
-    return lambda r, theta: scale * np.exp(-0.5 * (r / sigma) ** 2) + 0.0 * theta
-
-
 def build_solver(config, samples):
     """A new solver at t = 0 as the configuration describes it (history recorded by observers)."""
     init_, solver = config["init"], config["solver"]
@@ -59,7 +53,7 @@ def build_solver(config, samples):
     dtype = np.dtype(init_["dtype"])
     if kind == "histogram":
         return HistogramSolver(
-            samples, gaussian_uniform_density(init_["sigma"]), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
+            samples, init.gaussian_uniform_density(init_["sigma"]), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
             tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], record_every=None, rng=seed,
         )
     alpha = alpha_of(config)
@@ -111,29 +105,40 @@ def start(config, out, *, stream=None):
     return _execute(folder, config, config_text, solver, [], stream)
 
 
+class Restored:
+    """A run folder's newest state: the solver rebuilt from the newest checkpoint that verifies,
+    with the run file's history trimmed after it; the configuration (dict and text) and the
+    checkpoint it came from, the run file's snapshot index, and the newer checkpoints skipped
+    as damaged [(path, reason)]."""
+
+    def __init__(self, path):
+        self.folder = RunFolder(path)
+        if not self.folder.path.is_dir():
+            raise FileError(f"{self.folder.path}: no such run folder")
+        _, _, _, history, self.snapshots = self.folder.read_run()
+        state, self.config_text, samples, self.checkpoint, self.skipped = self.folder.newest_checkpoint()
+        self.config = _config_of(self.config_text)
+        self.solver = SOLVERS[state["kind"]].from_state(samples, state)
+        history.truncate(self.solver.step)
+        self.solver.history = history
+
+
 def resume(path, *, t_end=None, stream=None):
     """Continue the run in folder ``path`` from its newest valid checkpoint (to a new ``t_end``
     if given); returns its :class:`Outcome`."""
-    folder = RunFolder(path)
-    if not folder.path.is_dir():
-        raise FileError(f"{folder.path}: no such run folder")
-    kind, _, _, history, snapshots = folder.read_run()
-    state, config_text, samples, ckpt, skipped = folder.newest_checkpoint()
+    run = Restored(path)
+    folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
     err = stream or sys.stderr
-    for bad, reason in skipped:
+    for bad, reason in run.skipped:
         print(f"warning: skipping checkpoint {bad.name}: {reason}", file=err)
-    config = _config_of(config_text)
     if t_end is not None:
-        cfg.set_key(config, f"stop.t_end={float(t_end)!r}")
+        config["stop"]["t_end"] = float(t_end)
         cfg.validate(config, check_files=False)
         config_text = cfg.render(config)
         folder.config_path.write_text(config_text)
     folder.clean_partial_files()
-    solver = SOLVERS[state["kind"]].from_state(samples, state, record_every=None)
-    history.truncate(solver.step)
-    solver.history = history
-    snapshots = folder.trim(solver.step, snapshots)
-    print(f"resuming {folder.path} from {ckpt.name} (t = {solver.t:.6g}, step {solver.step})", file=err)
+    snapshots = folder.trim(solver.step, run.snapshots)
+    print(f"resuming {folder.path} from {run.checkpoint.name} (t = {solver.t:.6g}, step {solver.step})", file=err)
     return _execute(folder, config, config_text, solver, snapshots, stream, fresh=False)
 
 
@@ -160,12 +165,12 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
     if output["progress"]:
         observers.append(ProgressBar(t_end=stop["t_end"], stream=err))
     with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
-        if not fresh:
-            record.flush()  # the trimmed history and snapshot index
         if fresh:
             solver.history.record(solver.t, solver.step, solver.residuals())
             snapshots.finish(solver, "start")
             checkpointer.write(solver)
+        else:
+            record.flush()  # the trimmed history and snapshot index
         if solver.t >= stop["t_end"] * (1 - 1e-12) or steps_left == 0:
             return Outcome(solver, folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
                            "give a later --t-end to continue it", 0.0)

@@ -37,10 +37,14 @@ class Cadence:
         self.seconds = None if seconds is None else float(seconds)
         self._next = None
 
+    def _after(self, t):
+        """The first multiple of the cadence past time t (t itself counts as reached to 1e-9)."""
+        return (math.floor(t / self.t * (1 + 1e-9)) + 1) * self.t
+
     def start(self, solver):
         """Set the next due point from the solver's current clock."""
         if self.t is not None:
-            self._next = (math.floor(solver.t / self.t * (1 + 1e-9)) + 1) * self.t
+            self._next = self._after(solver.t)
         elif self.seconds is not None:
             self._next = time.monotonic() + self.seconds
 
@@ -50,7 +54,7 @@ class Cadence:
             return solver.step % self.steps == 0
         if self.t is not None:
             if solver.t >= self._next * (1 - 1e-9):
-                self._next = (math.floor(solver.t / self.t * (1 + 1e-9)) + 1) * self.t
+                self._next = self._after(solver.t)
                 return True
             return False
         if self.seconds is not None:

@@ -39,17 +39,10 @@ class Run:
 
 def load(path):
     """A :class:`Run` from a run folder (FileError when its files are missing or damaged)."""
-    from .job import SOLVERS, _config_of
+    from .job import Restored
 
-    folder = RunFolder(path)
-    if not folder.path.is_dir():
-        raise FileError(f"{folder.path}: no such run folder")
-    kind, config_text, samples, history, _ = folder.read_run()
-    state, _, _, ckpt, _ = folder.newest_checkpoint()
-    solver = SOLVERS[state["kind"]].from_state(samples, state)
-    history.truncate(solver.step)
-    solver.history = history
-    return Run(folder, _config_of(config_text), samples, history, solver, ckpt)
+    run = Restored(path)
+    return Run(run.folder, run.config, run.solver.samples, run.solver.history, run.solver, run.checkpoint)
 
 
 def from_outcome(outcome):

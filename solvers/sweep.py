@@ -93,16 +93,17 @@ def _one(config, out, threads):
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     out = Path(out)
     clock = time.perf_counter()
-    if (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("step_*.h5")):
-        outcome = job.resume(out, stream=open(os.devnull, "w"))
-        started = "resumed" if outcome.wall else "skipped"
-    else:
-        if out.exists():  # made, but killed before its first checkpoint
-            import shutil
+    with open(os.devnull, "w") as quiet:
+        if (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("step_*.h5")):
+            outcome = job.resume(out, stream=quiet)
+            started = "resumed" if outcome.wall else "skipped"
+        else:
+            if out.exists():  # made, but killed before its first checkpoint
+                import shutil
 
-            shutil.rmtree(out)
-        outcome = job.start(config, out, stream=open(os.devnull, "w"))
-        started = "new"
+                shutil.rmtree(out)
+            outcome = job.start(config, out, stream=quiet)
+            started = "new"
     rho = outcome.solver.residuals()
     return dict(status=outcome.status, started=started, t=float(outcome.solver.t), step=int(outcome.solver.step),
                 loss=float(0.5 * rho @ rho), max_abs_rho=float(np.abs(rho).max()), rho=rho.tolist(),

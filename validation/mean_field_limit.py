@@ -36,7 +36,7 @@ class Case:
 def gaussian_case(sigma=0.5):
     """Four samples of alternating sign; r ~ N(0, sigma^2), theta ~ U[0, 2 pi)."""
     samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
-    density = lambda r, th: np.exp(-(r**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2) / (2 * np.pi) + 0 * th  # noqa: E731
+    density = solvers.init.gaussian_uniform_density(sigma)
     sample = lambda m, seed: solvers.init.gaussian_uniform(m, sigma=sigma, rng=seed)  # noqa: E731
     refine = ((50, 100, 1), (100, 200, 1), (200, 400, 1), (400, 800, 1), (30, 75, 2), (60, 150, 2), (100, 200, 2), (400, 800, 2))
     return Case("gaussian-4", samples, sample, density, r_max=8 * sigma, t_end=6.0, grid=(200, 400), refine=refine)
