@@ -37,7 +37,8 @@ def arc_moments(samples, r, theta):
     reg = samples.regions
     work = np.empty((_k.n_chunks(r.size), reg.n_arcs, 2))
     out = np.empty((reg.n_arcs, 2))
-    _k.arc_moments(r, theta, reg.angles, reg.table, work, out)
+    _k.arc_moments(r, theta, reg.angles, reg.table, _k.chunk_size(r.size), work)
+    _k.reduce_chunks(work, out)
     return out
 
 

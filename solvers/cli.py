@@ -12,6 +12,9 @@
 With no command, ``run``. Problems with the input (configuration, files, arguments) are one line
 on stderr and exit status 2, never a traceback. A run that diverges exits 1 and keeps its last
 good checkpoint; SIGINT / SIGTERM checkpoint and exit 130 / 143.
+
+Under ``mpiexec -n N`` (N > 1), ``run`` and ``resume`` shard the particles over the N ranks: rank 0
+writes the files and the output, and an error on any rank ends all of them with its message.
 """
 import argparse
 import sys
@@ -70,35 +73,79 @@ def main(argv=None):
 
     try:
         return COMMAND[args.command](args)
-    except (ConfigError, FileError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # the machine, not the input: a full disk, a vanished folder
-        print(f"error: {err.strerror or err}{f': {err.filename}' if err.filename else ''}", file=sys.stderr)
-        return 1
+    except (ConfigError, FileError, ValueError, OSError) as err:
+        from .shard import world
+
+        comm = world() if args.command in ("run", "resume") else None
+        quiet = comm is not None and comm.Get_rank() > 0  # every rank saw the same input: rank 0 says it
+        return _report_error(err, quiet=quiet)
+
+
+def _report_error(err, prefix="", quiet=False):
+    """Print one line for an error and return its exit status: 2 for the input (configuration,
+    files, arguments), 1 for the machine (a full disk, a vanished folder) or anything else."""
+    from meanfield.h5io import FileError
+
+    from .config import ConfigError
+
+    if isinstance(err, (ConfigError, FileError, ValueError)):
+        text, code = str(err), 2
+    elif isinstance(err, OSError):
+        text, code = f"{err.strerror or err}{f': {err.filename}' if err.filename else ''}", 1
+    else:
+        text, code = f"{type(err).__name__}: {err}", 1
+    if not quiet:
+        print(f"error: {prefix}{text}", file=sys.stderr, flush=True)
+    return code
 
 
 def cmd_run(args):
     from . import config as cfg
     from . import job
+    from .shard import Shard, world
 
     config = cfg.load(args.config, args.set)
-    out = job.resolve_out(args.out, args.config)
-    print(f"run folder: {out}")
-    return _finish(job.start(config, out))
+    comm = world()
+    if comm is None:
+        out = job.resolve_out(args.out, args.config)
+        print(f"run folder: {out}")
+        return _finish(job.start(config, out))
+    if config["solver"]["kind"] == "histogram":
+        raise ValueError("the histogram solver runs on one process; run it without mpiexec")
+    Shard(config["init"]["m"], comm)  # the rank count fits m, or one error line from each rank
+    out = comm.bcast(job.resolve_out(args.out, args.config), root=0)
+    if comm.Get_rank() == 0:
+        print(f"run folder: {out} ({comm.Get_size()} MPI ranks)")
+    return _on_all_ranks(comm, lambda: _finish(job.start(config, out, comm=comm)))
 
 
 def cmd_resume(args):
     from . import job
+    from .shard import world
 
     if args.t_end is not None and not np.isfinite(args.t_end):
         raise ValueError(f"--t-end must be finite, got {args.t_end}")
-    return _finish(job.resume(args.dir, t_end=args.t_end))
+    comm = world()
+    if comm is None:
+        return _finish(job.resume(args.dir, t_end=args.t_end))
+    return _on_all_ranks(comm, lambda: _finish(job.resume(args.dir, t_end=args.t_end, comm=comm)))
+
+
+def _on_all_ranks(comm, work):
+    """Run ``work`` on every rank; an error on one rank ends all of them (MPI_Abort) with its
+    message and the exit status :func:`main` gives that error."""
+    try:
+        return work()
+    except Exception as err:
+        code = _report_error(err, prefix=f"rank {comm.Get_rank()}: " if comm.Get_size() > 1 else "")
+        comm.Abort(code)
 
 
 def _finish(outcome):
     from . import report
 
+    if not outcome.root:
+        return outcome.exit_code  # a rank other than 0 of a sharded run: rank 0 reports
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
     if outcome.status in ("complete", "stopped"):

@@ -30,7 +30,8 @@ class Key:
 
 
 SAMPLE_PRESETS = ("tent8", "sine8", "gaussian4")
-LAWS = ("gaussian_uniform", "pytorch_default")
+LAWS = ("gaussian_uniform", "pytorch_default", "biweight_cosine")
+DENSITY_LAWS = ("gaussian_uniform", "biweight_cosine")  # those the histogram solver can start from
 KINDS = ("particles", "full", "histogram")
 
 SCHEMA = {
@@ -46,8 +47,10 @@ SCHEMA = {
         "m": Key(100_000, "number of neurons (particles)", "int", low=1),
         "seed": Key(0, "seed of the initial draw", "int", low=0),
         "law": Key("gaussian_uniform", "initial law: gaussian_uniform = r ~ N(0, sigma^2), theta ~ U[0, 2 pi); pytorch_default = "
-                   "PyTorch's nn.Linear rule for (a, b, c) (particles and full solvers)", "str", LAWS),
+                   "PyTorch's nn.Linear rule for (a, b, c) (particles and full solvers); biweight_cosine = r = width (2B - 1), B ~ Beta(3, 3), "
+                   "theta with density (1 + cos(theta) / 2) / 2 pi", "str", LAWS),
         "sigma": Key(1.0, "standard deviation of r for gaussian_uniform", "float", positive=True),
+        "width": Key(1.5, "half-width of the support of r for biweight_cosine", "float", positive=True),
         "dtype": Key("float64", "float type of the particle state: float64 or float32 (reductions stay float64)", "str", ("float64", "float32")),
     },
     "solver": {
@@ -196,8 +199,8 @@ def validate(config, check_files=True):
     if check_files and samples["file"] and not Path(samples["file"]).is_file():
         raise ConfigError(f"samples.file: no such file {samples['file']}")
     solver, init = config["solver"], config["init"]
-    if solver["kind"] == "histogram" and init["law"] != "gaussian_uniform":
-        raise ConfigError(f"init.law = {init['law']!r} has no density for the histogram solver; use gaussian_uniform")
+    if solver["kind"] == "histogram" and init["law"] not in DENSITY_LAWS:
+        raise ConfigError(f"init.law = {init['law']!r} has no density for the histogram solver; use one of {', '.join(DENSITY_LAWS)}")
     if solver["kind"] == "full" and not solver["train"]:
         raise ConfigError("solver.train must name at least one layer among a, b, c")
     if solver["cfl"] > 1:

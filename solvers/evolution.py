@@ -20,11 +20,14 @@ class Evolution:
     A subclass implements ``_advance(h)`` (take one step of at most h, return the step taken),
     ``_moments`` / ``_norm`` (per-arc moments of the current state and the normalisation m or
     alpha, from which the residuals are O(s)), ``_state()`` and the classmethod
-    ``_from_state(samples, state, record_every)`` (its own named arrays and scalars, see
-    :meth:`state`), and ``KIND`` (the name of the solver in files).
+    ``_from_state(samples, state, record_every, shard)`` (its own named arrays and scalars, see
+    :meth:`state`), ``KIND`` (the name of the solver in files) and ``PER_PARTICLE`` (the state's
+    arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`).
     """
 
     KIND = None
+    PER_PARTICLE = ()
+    shard = None
 
     def __init__(self, samples, *, record_every=1, rng=None):
         if record_every is not None and (int(record_every) != record_every or int(record_every) < 1):
@@ -64,17 +67,30 @@ class Evolution:
         ``kind`` names the solver, ``t`` and ``step`` the clock, ``rng`` the generator's state (as
         JSON text); the rest is the solver's own (see its ``_state``). :meth:`from_state` rebuilds
         a solver that continues with the same bits. Arrays are the solver's own (not copies).
+        A sharded solver gathers the run's whole state on rank 0 (collective) and returns None on
+        the other ranks.
         """
         state = dict(kind=self.KIND, t=float(self.t), step=int(self.step), rng=json.dumps(self.rng.bit_generator.state))
         state.update(self._state())
+        if self.shard is not None and self.shard.sharded:
+            gathered = {name: self.shard.gather(state[name]) for name in self.PER_PARTICLE if name in state}
+            if not self.shard.root:
+                return None
+            state.update(gathered)
         return state
 
     @classmethod
-    def from_state(cls, samples, state, *, record_every=None):
-        """A solver rebuilt from :meth:`state` (arrays are copied). Its history starts empty."""
+    def from_state(cls, samples, state, *, record_every=None, shard=None):
+        """A solver rebuilt from :meth:`state` (arrays are copied). Its history starts empty.
+
+        With a sharded ``shard``, every rank calls it and rank 0 passes the run's whole state
+        (the others None): each rank keeps its part of the per-particle arrays.
+        """
+        if shard is not None and shard.sharded:
+            state = shard.distribute(state, cls.PER_PARTICLE)
         if state.get("kind") != cls.KIND:
             raise ValueError(f"this state is of a {state.get('kind')!r} solver, not {cls.KIND!r}")
-        solver = cls._from_state(samples, state, record_every)
+        solver = cls._from_state(samples, state, record_every, shard)
         solver.t = float(state["t"])
         solver.step = int(state["step"])
         rng_state = json.loads(state["rng"])

@@ -1,5 +1,10 @@
 """Named initialisations of particles, each documented with its law. ``rng`` is a seed or a
-numpy Generator."""
+numpy Generator.
+
+Runs draw their particles with :func:`by_blocks`: block b of BLOCK consecutive particles comes from
+its own generator, so any process can draw any range of particles alone, and a run's particles do
+not depend on how many MPI ranks share them.
+"""
 import numpy as np
 
 from meanfield import params
@@ -28,7 +33,59 @@ def gaussian_uniform_density(sigma=1.0):
     return lambda r, theta: scale * np.exp(-0.5 * (r / sigma) ** 2) + 0.0 * theta
 
 
-def pytorch_default(m, *, alpha=1.0, rng=None):
+def biweight_cosine(m, *, width=1.5, rng=None):
+    """Canonical particles with r = width (2B - 1), B ~ Beta(3, 3), i.e. the density
+    (15 / 16 width) (1 - (r / width)^2)^2 on |r| < width, and theta independent with density
+    (1 + cos(theta) / 2) / (2 pi) (rejection sampling against the uniform law): a smooth law
+    unlike the Gaussian-uniform one, with compact support in r.
+    """
+    rng = _rng(rng)
+    r = width * (2 * rng.beta(3.0, 3.0, m) - 1)
+    theta = np.empty(m)
+    filled = 0
+    while filled < m:
+        proposal = rng.uniform(0, 2 * np.pi, 2 * (m - filled))
+        keep = proposal[rng.uniform(0, 1.5, proposal.size) < 1 + 0.5 * np.cos(proposal)][: m - filled]
+        theta[filled:filled + keep.size] = keep
+        filled += keep.size
+    return r, theta
+
+
+def biweight_cosine_density(width=1.5):
+    """The law of :func:`biweight_cosine` as a density w.r.t. dr dtheta."""
+    def density(r, theta):
+        u = r / width
+        return np.where(np.abs(u) < 1, 15 / (16 * width) * (1 - u * u) ** 2, 0.0) * (1 + 0.5 * np.cos(theta)) / (2 * np.pi)
+
+    return density
+
+
+BLOCK = 1 << 16
+
+
+def by_blocks(draw, m, seed, lo=0, hi=None):
+    """Particles [lo, hi) of m (default: all) drawn block by block.
+
+    Block b holds the particles [b BLOCK, (b + 1) BLOCK) and is ``draw(n, rng)`` (a tuple of arrays
+    of length n) with rng = default_rng(SeedSequence(seed, spawn_key=(b,))), the b-th child of
+    SeedSequence(seed). Returns the tuple of arrays for [lo, hi), filled without a temporary of size m.
+    """
+    hi = m if hi is None else hi
+    if not 0 <= lo <= hi <= m:
+        raise ValueError(f"particles [{lo}, {hi}) are not a range of the {m} particles")
+    out = None
+    for b in range(lo // BLOCK, -(-hi // BLOCK)):
+        start, stop = b * BLOCK, min(m, (b + 1) * BLOCK)
+        parts = draw(stop - start, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,))))
+        if out is None:
+            out = tuple(np.empty(hi - lo, dtype=p.dtype) for p in parts)
+        a, z = max(lo, start), min(hi, stop)
+        for dest, part in zip(out, parts):
+            dest[a - lo:z - lo] = part[a - start:z - start]
+    return out
+
+
+def pytorch_default(m, *, alpha=1.0, rng=None, size=None):
     """Full parameters (a, b, c) of a 1-m-1 network initialised by PyTorch's ``nn.Linear`` rule.
 
     ``nn.Linear(fan_in, fan_out)`` draws its weight by ``kaiming_uniform_(a=sqrt(5))``, i.e.
@@ -38,12 +95,14 @@ def pytorch_default(m, *, alpha=1.0, rng=None):
     b = -bias, which has the same law. Output layer, fan_in = m: weight ~ U(-1/sqrt(m), 1/sqrt(m)).
     PyTorch's network is sum_i w_i [.]_+, ours (1/alpha) sum_i c_i [.]_+, so c = alpha * w.
     The output layer's bias has no counterpart in this model and is left out.
+    ``size`` neurons of the m-neuron network are drawn (default m).
     """
     rng = _rng(rng)
-    a = rng.uniform(-1.0, 1.0, m)
-    b = -rng.uniform(-1.0, 1.0, m)
+    size = m if size is None else size
+    a = rng.uniform(-1.0, 1.0, size)
+    b = -rng.uniform(-1.0, 1.0, size)
     bound = 1.0 / np.sqrt(m)
-    c = alpha * rng.uniform(-bound, bound, m)
+    c = alpha * rng.uniform(-bound, bound, size)
     return a, b, c
 
 

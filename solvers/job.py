@@ -4,6 +4,12 @@ observers, stop cleanly on SIGINT/SIGTERM, and resume it from its newest checkpo
 A resumed run continues from the newest checkpoint that verifies, with the run file's history and
 snapshots trimmed after it; it then takes the same steps with the same bits as a run that was
 never interrupted (``tests/test_runs.py`` kills real processes to show it).
+
+Given an MPI communicator (``mpiexec -n N python -m meanfield run``), a particle run is sharded:
+every rank holds a run of whole reduction chunks of the particles (:class:`solvers.shard.Shard`),
+takes the same steps and makes the same decisions; rank 0 alone reads and writes files and shows
+progress. Its particles, its bits and its checkpoints are those of the serial run, so a
+checkpoint resumes on any number of ranks.
 """
 import math
 import signal
@@ -25,6 +31,7 @@ from .observers import Cadence, DivergenceGuard, HistoryRecorder, Interrupt, Los
 from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
 from .runfolder import RunFolder
+from .shard import Shard
 
 SOLVERS = {cls.KIND: cls for cls in (ParticleSolver, FullParticleSolver, HistogramSolver)}
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -46,61 +53,89 @@ def alpha_of(config):
     return {"m": float(m), "sqrt(m)": math.sqrt(m)}.get(alpha, alpha) if isinstance(alpha, str) else float(alpha)
 
 
-def build_solver(config, samples):
-    """A new solver at t = 0 as the configuration describes it (history recorded by observers)."""
+def build_solver(config, samples, comm=None):
+    """A new solver at t = 0 as the configuration describes it (history recorded by observers).
+
+    Particles are drawn block by block (:func:`solvers.init.by_blocks`), so they do not depend on
+    the MPI communicator ``comm`` that shares them out (None: one process)."""
     init_, solver = config["init"], config["solver"]
     m, seed, kind = init_["m"], init_["seed"], solver["kind"]
     dtype = np.dtype(init_["dtype"])
     if kind == "histogram":
+        if comm is not None:
+            raise ValueError("the histogram solver runs on one process; run it without mpiexec (or shard a particle solver)")
         return HistogramSolver(
-            samples, init.gaussian_uniform_density(init_["sigma"]), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
+            samples, _density(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
             tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], record_every=None, rng=seed,
         )
     alpha = alpha_of(config)
+    shard = Shard(m, comm)
     if init_["law"] == "pytorch_default":
-        a, b, c = init.pytorch_default(m, alpha=alpha, rng=seed)
+        a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
     else:
-        r, theta = init.gaussian_uniform(m, sigma=init_["sigma"], rng=seed, dtype=dtype)
+        r, theta = init.by_blocks(_canonical_law(init_, dtype), m, seed, shard.lo, shard.hi)
         if kind == "full":
             a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
     if kind == "full":
-        return FullParticleSolver(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), record_every=None, rng=seed)
+        return FullParticleSolver(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), record_every=None, rng=seed, shard=shard)
     if init_["law"] == "pytorch_default":
         r, theta = mf.to_canonical(a, b, c, alpha)
         r, theta = r.astype(dtype), theta.astype(dtype)
     delta = solver["delta"] if solver["metric"] == "delta" else None
     return ParticleSolver(
         samples, r, theta, dt=solver["dt"], method=solver["method"], tv=solver["tv"], delta=delta,
-        alpha=alpha if delta is not None else None, record_every=None, rng=seed, copy=False,
+        alpha=alpha if delta is not None else None, record_every=None, rng=seed, copy=False, shard=shard,
     )
 
 
-def _cadence(value):
+def _canonical_law(init_, dtype):
+    """draw(n, rng) -> (r, theta) of the configured law of canonical particles, of ``dtype``."""
+    if init_["law"] == "biweight_cosine":
+        return lambda n, rng: tuple(v.astype(dtype, copy=False) for v in init.biweight_cosine(n, width=init_["width"], rng=rng))
+    return lambda n, rng: init.gaussian_uniform(n, sigma=init_["sigma"], rng=rng, dtype=dtype)
+
+
+def _density(init_):
+    """The configured initial law as a density w.r.t. dr dtheta (for the histogram solver)."""
+    if init_["law"] == "biweight_cosine":
+        return init.biweight_cosine_density(init_["width"])
+    return init.gaussian_uniform_density(init_["sigma"])
+
+
+def _cadence(value, shard):
     unit, amount = cfg.cadence_of(value)
-    return Cadence() if unit is None else Cadence(**{unit: amount})
+    if unit is None:
+        return Cadence()
+    return Cadence(**{unit: amount}, clock=shard.clock if shard is not None and shard.sharded else None)
 
 
 class Outcome:
     """How a job ended: ``status`` is "complete", "stopped" (a stop rule), "interrupted" or
     "diverged"; ``exit_code`` the process exit status it maps to; ``message`` one line; ``config``
-    the configuration it ran with; ``solver`` its final state (with its history)."""
+    the configuration it ran with; ``solver`` its final state (with its history; of a sharded run
+    the whole state on rank 0, None on the other ranks); ``root`` is False on those ranks."""
 
-    def __init__(self, solver, folder, config, status, exit_code, message, wall):
+    def __init__(self, solver, folder, config, status, exit_code, message, wall, root=True):
         self.solver, self.folder, self.config = solver, folder, config
         self.status, self.exit_code, self.message, self.wall = status, exit_code, message, wall
+        self.root = root
 
 
-def start(config, out, *, stream=None):
-    """Run a new job into folder ``out``; returns its :class:`Outcome`."""
+def start(config, out, *, stream=None, comm=None):
+    """Run a new job into folder ``out`` (sharded over the ranks of MPI communicator ``comm`` if
+    given); returns its :class:`Outcome`."""
     config_text = cfg.render(config)
     folder = RunFolder(out)
     samples = build_samples(config)
+    root = comm is None or comm.Get_rank() == 0
     existed = folder.path.exists()
-    folder.create(config_text)
+    if root:
+        folder.create(config_text)
     try:
-        solver = build_solver(config, samples)
+        solver = build_solver(config, samples, comm)
     except BaseException:
-        folder.remove(entirely=not existed)  # nothing ran: leave no half-made run behind
+        if root:
+            folder.remove(entirely=not existed)  # nothing ran: leave no half-made run behind
         raise
     return _execute(folder, config, config_text, solver, [], stream)
 
@@ -109,36 +144,61 @@ class Restored:
     """A run folder's newest state: the solver rebuilt from the newest checkpoint that verifies,
     with the run file's history trimmed after it; the configuration (dict and text) and the
     checkpoint it came from, the run file's snapshot index, and the newer checkpoints skipped
-    as damaged [(path, reason)]."""
+    as damaged [(path, reason)].
 
-    def __init__(self, path):
+    With an MPI communicator every rank calls it: rank 0 reads the files and each rank keeps its
+    part of the particles (on any number of ranks); the other ranks' history is empty."""
+
+    def __init__(self, path, comm=None):
         self.folder = RunFolder(path)
-        if not self.folder.path.is_dir():
-            raise FileError(f"{self.folder.path}: no such run folder")
-        _, _, _, history, self.snapshots = self.folder.read_run()
-        state, self.config_text, samples, self.checkpoint, self.skipped = self.folder.newest_checkpoint()
+        root = comm is None or comm.Get_rank() == 0
+        state = history = samples = None
+        if root:
+            if not self.folder.path.is_dir():
+                raise FileError(f"{self.folder.path}: no such run folder")
+            _, _, _, history, self.snapshots = self.folder.read_run()
+            state, self.config_text, samples, self.checkpoint, self.skipped = self.folder.newest_checkpoint()
+        if comm is None:
+            self.solver = SOLVERS[state["kind"]].from_state(samples, state)
+        else:
+            shared = (state["kind"], _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if root else None
+            kind, m, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
+            samples = mf.Samples(x, y)
+            if kind not in (ParticleSolver.KIND, FullParticleSolver.KIND):
+                raise ValueError(f"a {kind} run cannot be sharded over MPI ranks; resume it without mpiexec")
+            self.solver = SOLVERS[kind].from_state(samples, state, shard=Shard(m, comm))
+            history = history or self.solver.history
         self.config = _config_of(self.config_text)
-        self.solver = SOLVERS[state["kind"]].from_state(samples, state)
         history.truncate(self.solver.step)
         self.solver.history = history
 
 
-def resume(path, *, t_end=None, stream=None):
+def _particles_of(state):
+    return next(state[name].size for name in ("r", "a", "mass_cells") if name in state)
+
+
+def resume(path, *, t_end=None, stream=None, comm=None):
     """Continue the run in folder ``path`` from its newest valid checkpoint (to a new ``t_end``
-    if given); returns its :class:`Outcome`."""
-    run = Restored(path)
+    if given; sharded over the ranks of ``comm`` if given); returns its :class:`Outcome`."""
+    run = Restored(path, comm)
     folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
+    root = comm is None or comm.Get_rank() == 0
     err = stream or sys.stderr
-    for bad, reason in run.skipped:
-        print(f"warning: skipping checkpoint {bad.name}: {reason}", file=err)
     if t_end is not None:
         config["stop"]["t_end"] = float(t_end)
         cfg.validate(config, check_files=False)
         config_text = cfg.render(config)
-        folder.config_path.write_text(config_text)
-    folder.clean_partial_files()
-    snapshots = folder.trim(solver.step, run.snapshots)
-    print(f"resuming {folder.path} from {run.checkpoint.name} (t = {solver.t:.6g}, step {solver.step})", file=err)
+    snapshots = run.snapshots
+    if root:
+        for bad, reason in run.skipped:
+            print(f"warning: skipping checkpoint {bad.name}: {reason}", file=err)
+        if t_end is not None:
+            folder.config_path.write_text(config_text)
+        folder.clean_partial_files()
+        snapshots = folder.trim(solver.step, run.snapshots)
+        print(f"resuming {folder.path} from {run.checkpoint.name} (t = {solver.t:.6g}, step {solver.step})", file=err)
+    else:
+        snapshots = [(t, s) for t, s in snapshots if s <= solver.step]
     return _execute(folder, config, config_text, solver, snapshots, stream, fresh=False)
 
 
@@ -152,17 +212,18 @@ def _config_of(text):
 def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=True):
     stop, output = config["stop"], config["output"]
     err = stream or sys.stderr
+    shard = solver.shard if solver.shard is not None and solver.shard.sharded else None
     record = RunRecord(folder, solver, config_text, snapshot_index)
-    interrupt = Interrupt()
-    checkpointer = Checkpointer(record, _cadence(output["checkpoints"]), output["keep"])
+    interrupt = Interrupt(agree=shard.agree if shard else None)
+    checkpointer = Checkpointer(record, _cadence(output["checkpoints"], shard), output["keep"])
     steps_left = None if not stop["steps"] else max(0, stop["steps"] - solver.step)
     observers = [DivergenceGuard(stop["loss_factor"] or None)]
-    observers.append(HistoryRecorder(solver.history, _cadence(output["history"])))
+    observers.append(HistoryRecorder(solver.history, _cadence(output["history"], shard)))
     if stop["loss_below"]:
         observers.append(LossBelow(stop["loss_below"]))
-    snapshots = SnapshotWriter(record, _cadence(output["snapshots"]))
+    snapshots = SnapshotWriter(record, _cadence(output["snapshots"], shard))
     observers += [snapshots, checkpointer, interrupt]
-    if output["progress"]:
+    if output["progress"] and record.writer:
         observers.append(ProgressBar(t_end=stop["t_end"], stream=err))
     with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
         if fresh:
@@ -172,25 +233,39 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
         else:
             record.flush()  # the trimmed history and snapshot index
         if solver.t >= stop["t_end"] * (1 - 1e-12) or steps_left == 0:
-            return Outcome(solver, folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
-                           "give a later --t-end to continue it", 0.0)
+            return Outcome(_whole(solver), folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
+                           "give a later --t-end to continue it", 0.0, record.writer)
         clock = time.perf_counter()
         try:
             solver.run(t_end=stop["t_end"], steps=steps_left, observers=observers)
-        except FloatingPointError as error:  # DivergenceError
+        except FloatingPointError as error:  # DivergenceError, on every rank at the same step
             record.flush()
             last = folder.checkpoints()[-1].name if folder.checkpoints() else "none"
-            return Outcome(solver, folder, config, "diverged", 1, f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
-                           time.perf_counter() - clock)
+            return Outcome(solver if shard is None else None, folder, config, "diverged", 1,
+                           f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
+                           time.perf_counter() - clock, record.writer)
     wall = time.perf_counter() - clock
-    reason = solver.stop_reason
+    reason, t, step = solver.stop_reason, solver.t, solver.step
     if reason == "interrupted":
         name = signal.Signals(interrupt.signal).name
-        return Outcome(solver, folder, config, "interrupted", EXIT_INTERRUPTED.get(interrupt.signal, 1),
-                       f"{name}: stopped at t = {solver.t:.6g} (step {solver.step}) with a checkpoint; continue with "
-                       f"python -m meanfield resume {folder.path}", wall)
+        return Outcome(solver if shard is None else None, folder, config, "interrupted", EXIT_INTERRUPTED.get(interrupt.signal, 1),
+                       f"{name}: stopped at t = {t:.6g} (step {step}) with a checkpoint; continue with "
+                       f"python -m meanfield resume {folder.path}", wall, record.writer)
     status = "complete" if reason in ("t_end", "steps") else "stopped"
-    return Outcome(solver, folder, config, status, 0, f"{'done' if status == 'complete' else reason}: t = {solver.t:.6g}, step {solver.step}", wall)
+    return Outcome(_whole(solver), folder, config, status, 0, f"{'done' if status == 'complete' else reason}: t = {t:.6g}, step {step}", wall, record.writer)
+
+
+def _whole(solver):
+    """The solver itself, or for a sharded run its whole state as one serial solver on rank 0
+    (None on the other ranks; collective): what the report and figures read."""
+    if solver.shard is None or not solver.shard.sharded:
+        return solver
+    state = solver.state()
+    if state is None:
+        return None
+    whole = type(solver).from_state(solver.samples, state)
+    whole.history = solver.history
+    return whole
 
 
 @contextmanager

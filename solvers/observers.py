@@ -20,10 +20,11 @@ class Cadence:
     every ``seconds`` of wall-clock time (exactly one of them; all None: never).
 
     Time cadences act on the first step that reaches a multiple of ``t`` (to 1e-9 relative), so
-    a run resumed from any step acts at the same steps as an uninterrupted one.
+    a run resumed from any step acts at the same steps as an uninterrupted one. ``clock`` (seconds,
+    default :func:`time.monotonic`) is what wall-clock cadences read: MPI ranks pass rank 0's.
     """
 
-    def __init__(self, steps=None, t=None, seconds=None):
+    def __init__(self, steps=None, t=None, seconds=None, clock=None):
         given = [v for v in (steps, t, seconds) if v is not None]
         if len(given) > 1:
             raise ValueError("a cadence takes one of steps, t and seconds")
@@ -35,6 +36,7 @@ class Cadence:
         self.steps = None if steps is None else int(steps)
         self.t = None if t is None else float(t)
         self.seconds = None if seconds is None else float(seconds)
+        self._clock = clock or time.monotonic
         self._next = None
 
     def _after(self, t):
@@ -46,7 +48,7 @@ class Cadence:
         if self.t is not None:
             self._next = self._after(solver.t)
         elif self.seconds is not None:
-            self._next = time.monotonic() + self.seconds
+            self._next = self._clock() + self.seconds
 
     def due(self, solver):
         """True if the observer acts after the step just taken (and moves to the next point)."""
@@ -58,7 +60,7 @@ class Cadence:
                 return True
             return False
         if self.seconds is not None:
-            now = time.monotonic()
+            now = self._clock()
             if now >= self._next:
                 self._next = now + self.seconds
                 return True
@@ -217,16 +219,22 @@ INTERRUPTED = "interrupted"
 
 
 class Interrupt(Observer):
-    """Stops the run at the next step once :meth:`request` was called (from a signal handler)."""
+    """Stops the run at the next step once :meth:`request` was called (from a signal handler).
 
-    def __init__(self):
+    ``agree`` (MPI ranks: the largest value over the ranks) makes every rank stop at the same step
+    when a signal reached any of them."""
+
+    def __init__(self, agree=None):
         super().__init__()
         self.signal = None
+        self._agree = agree
 
     def request(self, signum):
         self.signal = signum
 
     def step(self, solver):
+        if self._agree is not None:
+            self.signal = self._agree(self.signal or 0) or None
         if self.signal is not None:
             return INTERRUPTED
 

@@ -2,7 +2,8 @@
 
 Both flush the run file (history and snapshot index) before they write, so that a checkpoint at
 step k always finds every history record up to k in the run file; resuming from it trims what
-came after.
+came after. In a run sharded over MPI ranks every rank calls them (the state is gathered, a
+collective) and rank 0 alone writes.
 """
 from .observers import INTERRUPTED, Observer
 
@@ -16,8 +17,11 @@ class RunRecord:
         self.solver = solver
         self.config_text = config_text
         self.snapshots = list(snapshots)
+        self.writer = solver.shard is None or solver.shard.root
 
     def flush(self):
+        if not self.writer:
+            return
         s = self.solver
         self.folder.write_run(s.KIND, self.config_text, s.samples, s.history, self.snapshots)
 
@@ -33,9 +37,11 @@ class SnapshotWriter(Observer):
     def _write(self, solver):
         if self.record.snapshots and self.record.snapshots[-1][1] == solver.step:
             return
-        self.record.folder.write_snapshot(solver.state())
+        state = solver.state()
         self.record.snapshots.append((float(solver.t), int(solver.step)))
-        self.record.flush()
+        if state is not None:
+            self.record.folder.write_snapshot(state)
+            self.record.flush()
 
     def step(self, solver):
         if self.cadence.due(solver):
@@ -57,7 +63,9 @@ class Checkpointer(Observer):
 
     def write(self, solver):
         self.record.flush()
-        self.record.folder.write_checkpoint(solver.state(), self.record.config_text, solver.samples, self.keep)
+        state = solver.state()
+        if state is not None:
+            self.record.folder.write_checkpoint(state, self.record.config_text, solver.samples, self.keep)
 
     def step(self, solver):
         if self.cadence.due(solver):

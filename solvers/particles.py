@@ -9,6 +9,7 @@ from meanfield.kernels import field as fk
 
 from .evolution import Evolution, check_finite, check_step
 from .kernels import particles as pk
+from .shard import Shard
 
 METHODS = ("euler", "heun", "rk4")
 # explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
@@ -54,14 +55,19 @@ class ParticleSolver(Evolution):
     copy : bool
         False lets the solver own the given arrays (when they are contiguous float32/float64 of one
         dtype) instead of copying them: at m = 1e8 a copy is 1.6 GB. theta is wrapped in place.
+    shard : solvers.shard.Shard, optional
+        This process's part of a run sharded over MPI ranks: r, theta (and delta) are then the
+        particles [shard.lo, shard.hi) of the run's shard.m, and every step is collective.
 
     Attributes
     ----------
-    r, theta : ndarray — the particles. t : float — time. step : int — steps taken.
-    history : solvers.History
+    r, theta : ndarray — the particles (this rank's part when sharded). t : float — time.
+    step : int — steps taken. history : solvers.History
     """
 
-    def __init__(self, samples, r, theta, *, dt, method="euler", tv=0.0, delta=None, alpha=None, record_every=1, rng=None, copy=True):
+    PER_PARTICLE = ("r", "theta", "delta")
+
+    def __init__(self, samples, r, theta, *, dt, method="euler", tv=0.0, delta=None, alpha=None, record_every=1, rng=None, copy=True, shard=None):
         super().__init__(samples, record_every=record_every, rng=rng)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -77,7 +83,8 @@ class ParticleSolver(Evolution):
         self.dt = float(dt)
         self.method = method
         self.tv = float(tv)
-        m = self.r.size
+        self.shard = _shard_of(shard, self.r.size)
+        m, local = self.shard.m, self.r.size
         if delta is None:
             if alpha is not None:
                 raise ValueError("alpha is only used with delta (the metric of Proposition 4)")
@@ -86,21 +93,23 @@ class ParticleSolver(Evolution):
         else:
             if alpha is None or not alpha > 0:
                 raise ValueError("the delta metric needs a positive alpha")
-            self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (m,)))
+            self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (local,)))
             check_finite(delta=self.delta)
             self.alpha = float(alpha)
         self._metric = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
-        reg = samples.regions
-        self._work = np.empty((fk.n_chunks(m), reg.n_arcs, 2))
+        reg = self.samples.regions
+        self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
-        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self._work, self._moments)
-        self._rk = None if method == "euler" else _StageBuffers(TABLEAUS[method][1].size, m, reg.n_arcs, samples.s)
+        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self.shard.chunk, self._work)
+        self.shard.reduce(self._work, self._moments)
+        self._rk = None if method == "euler" else _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
 
     KIND = "particles"
 
     @property
     def m(self):
-        return self.r.size
+        """Particles in the run (on all ranks together when sharded)."""
+        return self.shard.m
 
     @property
     def _norm(self):
@@ -115,22 +124,23 @@ class ParticleSolver(Evolution):
         return state
 
     @classmethod
-    def _from_state(cls, samples, state, record_every):
+    def _from_state(cls, samples, state, record_every, shard):
         alpha = float(state["alpha"]) or None
         solver = cls(samples, state["r"], state["theta"], dt=state["dt"], method=str(state["method"]), tv=state["tv"],
-                     delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every)
+                     delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]  # as the fused step left them: the same bits onward
         return solver
 
     def loss(self):
-        """L = 1/2 |rho|^2 + tv * mean |r| of the current state."""
+        """L = 1/2 |rho|^2 + tv * mean |r| of the current state (collective when sharded)."""
         value = super().loss()
         if self.tv:
-            value += self.tv * float(np.abs(self.r).astype(np.float64).mean())
+            value += self.tv * self.shard.mean_abs(self.r)
         return value
 
     def velocity(self, r=None, theta=None):
-        """(dr/dt, dtheta/dt) at the current state, or at a given one, in this solver's flow."""
+        """(dr/dt, dtheta/dt) at the current state (this rank's particles when sharded), or at a
+        given one, in this solver's flow."""
         r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
         vr, vt = field.velocity(self.samples, r, theta, tv=self.tv)
         if self.delta.size:
@@ -142,8 +152,9 @@ class ParticleSolver(Evolution):
         if self.method == "euler":
             pk.euler_canonical(
                 self.r, self.theta, reg.angles, reg.table, self._field(), h, self.tv,
-                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self._work, self._moments,
+                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self.shard.chunk, self._work,
             )
+            self.shard.reduce(self._work, self._moments)
             return h
         a, b = TABLEAUS[self.method]
         rk = self._rk
@@ -152,9 +163,9 @@ class ParticleSolver(Evolution):
             final = s == b.size - 1
             pk.runge_kutta_stage(
                 self.r, self.theta, reg.angles, reg.table, g, s, a[s, s - 1] if s else 0.0, 0.0 if final else a[s + 1, s], b, h,
-                self.tv, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, rk.k_prev, rk.acc, self._work,
-                self._moments if final else rk.moments,
+                self.tv, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, rk.k_prev, rk.acc, self.shard.chunk, self._work,
             )
+            self.shard.reduce(self._work, self._moments if final else rk.moments)
             if not final:  # the field of the next stage point, into preallocated buffers
                 fk.residuals_from_moments(rk.moments, self.samples.x, self.samples.y, reg.arc_on, reg.arc_off, float(self.m), rk.rho)
                 fk.arc_field(rk.rho, self.samples.x, reg.arc_count, reg.arc_prefix, rk.g)
@@ -190,12 +201,17 @@ class FullParticleSolver(Evolution):
     train : tuple of {"a", "b", "c"}
         Trained layers: ("c",) is the kernel regime of Section 3.3, ("a", "b") the adaptive extreme.
 
+    shard : solvers.shard.Shard, optional
+        This process's part of a run sharded over MPI ranks (a, b, c its neurons).
+
     Attributes
     ----------
-    a, b, c : ndarray. t, step, history as for every solver.
+    a, b, c : ndarray (this rank's part when sharded). t, step, history as for every solver.
     """
 
-    def __init__(self, samples, a, b, c, *, alpha, lr, train=LAYERS, record_every=1, rng=None):
+    PER_PARTICLE = ("a", "b", "c")
+
+    def __init__(self, samples, a, b, c, *, alpha, lr, train=LAYERS, record_every=1, rng=None, shard=None):
         super().__init__(samples, record_every=record_every, rng=rng)
         train = tuple(train)
         unknown = set(train) - set(LAYERS)
@@ -214,10 +230,12 @@ class FullParticleSolver(Evolution):
         self.alpha = float(alpha)
         self.dt = float(lr)
         self.train = train
-        reg = samples.regions
-        self._work = np.empty((fk.n_chunks(self.a.size), reg.n_arcs, 2))
+        self.shard = _shard_of(shard, self.a.size)
+        reg = self.samples.regions
+        self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
-        pk.full_moments(self.a, self.b, self.c, reg.angles, reg.table, self._work, self._moments)
+        pk.full_moments(self.a, self.b, self.c, reg.angles, reg.table, self.shard.chunk, self._work)
+        self.shard.reduce(self._work, self._moments)
 
     KIND = "full"
 
@@ -230,14 +248,16 @@ class FullParticleSolver(Evolution):
         return dict(a=self.a, b=self.b, c=self.c, moments=self._moments, alpha=self.alpha, lr=self.dt, train="".join(self.train))
 
     @classmethod
-    def _from_state(cls, samples, state, record_every):
-        solver = cls(samples, state["a"], state["b"], state["c"], alpha=state["alpha"], lr=state["lr"], train=tuple(str(state["train"])), record_every=record_every)
+    def _from_state(cls, samples, state, record_every, shard):
+        solver = cls(samples, state["a"], state["b"], state["c"], alpha=state["alpha"], lr=state["lr"], train=tuple(str(state["train"])),
+                     record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]
         return solver
 
     @property
     def m(self):
-        return self.a.size
+        """Neurons in the run (on all ranks together when sharded)."""
+        return self.shard.m
 
     @property
     def _norm(self):
@@ -255,7 +275,17 @@ class FullParticleSolver(Evolution):
         reg = self.samples.regions
         pk.gd_full(
             self.a, self.b, self.c, reg.angles, reg.table, self._field(), h / self.alpha,
-            "a" in self.train, "b" in self.train, "c" in self.train, self._work, self._moments,
+            "a" in self.train, "b" in self.train, "c" in self.train, self.shard.chunk, self._work,
         )
+        self.shard.reduce(self._work, self._moments)
         return h
+
+
+def _shard_of(shard, local):
+    """The given shard, checked against the local particle count, or the serial one."""
+    if shard is None:
+        return Shard(local)
+    if shard.local_m != local:
+        raise ValueError(f"this rank holds particles [{shard.lo}, {shard.hi}) of the run, {shard.local_m} of them, but was given {local}")
+    return shard
 

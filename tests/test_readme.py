@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -44,3 +45,29 @@ def test_command_line_examples_run(tmp_path):
     assert "summary:" in printed["sweep"] and (runs / "s" / "summary.csv").read_text().count("complete") == 4
     assert "history:" in printed["info"] and "changes" in printed["attractors"] or "no ray changed" in printed["attractors"]
     assert sorted(p.name for p in (runs / "a").glob("*.png")) == ["density.png", "network.png", "rays.png", "residuals.png", "uv.png"]
+
+
+@pytest.mark.mpi
+def test_mpi_example_runs(tmp_path):
+    """The sharded-run block, on 2 ranks with a small m; the resumed run's particles come back whole."""
+    import os
+    import shutil
+
+    import h5py
+
+    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra")
+    mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    (commands,) = [b for b in blocks("") if "mpiexec -n 4 python -m meanfield run" in b]
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    for line in commands.strip().splitlines():
+        command = line.split("#")[0].strip()
+        if command.startswith("pip install"):
+            continue  # the test extra holds mpi4py and mpich already
+        command = command.replace("mpiexec -n 4", "mpiexec -n 2").replace("mpiexec", mpiexec, 1).replace("python ", f"{sys.executable} ", 1)
+        command = command.replace("run my.toml", "run").replace("--set m=1e8", "--set m=40000 --set t_end=0.2 --set figures=false")
+        command = command.replace("--t-end 300", "--t-end 0.3")
+        proc = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, (command, proc.stderr)
+    newest = sorted((tmp_path / "runs" / "big" / "checkpoints").glob("*.h5"))[-1]
+    with h5py.File(newest) as f:
+        assert f["state/r"].shape == (40000,) and abs(f["state"].attrs["t"] - 0.3) < 1e-12

@@ -17,6 +17,11 @@ def main(argv=None):
     big = sub.add_parser("bench-big", help="Euler steps at m = 1e8 with peak memory")
     big.add_argument("--m", type=float, default=1e8)
     big.add_argument("--steps", type=int, default=3)
+    mpi = sub.add_parser("bench-mpi", help="Euler steps sharded over 1, 2, ... MPI ranks: throughput per rank, exchange time (needs .[mpi])")
+    mpi.add_argument("--m", type=float, nargs="+", default=[1e6, 1e7])
+    mpi.add_argument("--s", type=int, nargs="+", default=[10, 1000])
+    mpi.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    mpi.add_argument("--steps", type=int, default=20)
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
@@ -26,7 +31,11 @@ def main(argv=None):
     limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
     limit.add_argument("--seeds", type=int, default=3)
     limit.add_argument("--grid", type=int, nargs=2, default=None, metavar=("N_R", "N_THETA"), help="histogram taken as rho_inf (default: the case's)")
-    limit.add_argument("--out", default="figures", help="folder of the figure mean_field_limit_<case>.png (default figures/)")
+    limit.add_argument("--out", default="figures", help="folder of the figure mean_field_limit_<case>.png and of the particle sweep "
+                       "particles-<case>/ (default figures/; run again, finished runs are reused)")
+    limit.add_argument("--workers", type=int, default=1, help="local worker processes for the particle runs (default 1)")
+    limit.add_argument("--threads", type=int, default=None, help="numba threads per worker (default: every core)")
+    limit.add_argument("--mpi", action="store_true", help="particle runs on MPI ranks: mpiexec -n N python -m mpi4py.futures -m validation mean-field --mpi")
     args = parser.parse_args(argv)
     if args.command == "bench-field":
         from . import bench_field
@@ -43,11 +52,16 @@ def main(argv=None):
 
         Path(args.out).mkdir(parents=True, exist_ok=True)
         figure = Path(args.out) / f"mean_field_limit_{args.case}.png"
-        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=figure)
+        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=figure, out=args.out,
+                             workers=args.workers, threads=args.threads, mpi=args.mpi)
     elif args.command == "bench":
         from . import bench_particles
 
         bench_particles.run([int(m) for m in args.m], args.s, torch_baseline=not args.no_torch)
+    elif args.command == "bench-mpi":
+        from . import bench_mpi
+
+        bench_mpi.run([int(m) for m in args.m], args.s, args.ranks, args.steps)
     elif args.command == "bench-big":
         from . import bench_particles
 

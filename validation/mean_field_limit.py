@@ -1,30 +1,38 @@
 """Finite particles against the mean-field limit.
 
-Runs the particle solver for several m and seeds and the histogram solver from the same initial
-law, records the residuals at common times (mean-field clock), and reports
+Runs the particle solver for several m and seeds (one sweep of run folders, so the same study runs
+on a cluster under ``mpiexec``) and the histogram solver from the same initial law, reads the
+residuals at common times (mean-field clock) from the runs' files, and reports
 
     E_seeds max_t max_j |rho_m(t) - rho_inf(t)|
 
 against m with its fitted log-log slope (propagation of chaos predicts -1/2), the seed-to-seed
 spread at the largest m, and the histogram's distance to the seed mean of the largest-m runs.
 """
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-import meanfield as mf
 import solvers
+from meanfield.defaults import PRESETS
+from meanfield.h5io import read_file
+from solvers import init
+from solvers import sweep as sweeps
+from solvers.runfolder import RunFolder
 
 
 @dataclass
 class Case:
-    """A comparison problem: samples, an initial law (sampler and density) and a horizon."""
+    """A comparison problem: samples (a shipped preset), the initial law (configuration keys of
+    ``init``, also read for the histogram's density) and a horizon."""
 
     name: str
-    samples: mf.Samples
-    sample: callable  # (m, seed) -> (r, theta)
-    density: callable  # (r, theta) -> density w.r.t. dr dtheta
+    preset: str
+    law: dict
     r_max: float
     t_end: float
     grid: tuple = (200, 400)  # histogram taken as rho_inf: (n_r, n_theta), MUSCL
@@ -32,38 +40,32 @@ class Case:
     record_dt: float = 0.25
     particle_dt: float = 0.01
 
+    @property
+    def samples(self):
+        return PRESETS[self.preset]()
+
+    def density(self, r, theta):
+        if self.law["law"] == "biweight_cosine":
+            return init.biweight_cosine_density(self.law["width"])(r, theta)
+        return init.gaussian_uniform_density(self.law["sigma"])(r, theta)
+
+    def settings(self):
+        """The sweep's fixed keys (``--set`` items) for the particle runs of this case."""
+        keys = {f"init.{k}": v for k, v in self.law.items()}
+        keys.update({"samples.preset": self.preset, "solver.method": "heun", "solver.dt": self.particle_dt, "stop.t_end": self.t_end,
+                     "output.history": self.record_dt, "output.snapshots": "off", "output.checkpoints": "600 s"})
+        return [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in keys.items()]
+
 
 def gaussian_case(sigma=0.5):
-    """Four samples of alternating sign; r ~ N(0, sigma^2), theta ~ U[0, 2 pi)."""
-    samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
-    density = solvers.init.gaussian_uniform_density(sigma)
-    sample = lambda m, seed: solvers.init.gaussian_uniform(m, sigma=sigma, rng=seed)  # noqa: E731
+    """Four samples of alternating sign (preset gaussian4); r ~ N(0, sigma^2), theta ~ U[0, 2 pi)."""
     refine = ((50, 100, 1), (100, 200, 1), (200, 400, 1), (400, 800, 1), (30, 75, 2), (60, 150, 2), (100, 200, 2), (400, 800, 2))
-    return Case("gaussian-4", samples, sample, density, r_max=8 * sigma, t_end=6.0, grid=(200, 400), refine=refine)
+    return Case("gaussian-4", "gaussian4", dict(law="gaussian_uniform", sigma=sigma), r_max=8 * sigma, t_end=6.0, grid=(200, 400), refine=refine)
 
 
 def biweight_case(width=1.5):
-    """The default sine8 samples; r = width (2B - 1) with B ~ Beta(3, 3), i.e. density
-    (15 / 16 width) (1 - (r / width)^2)^2 on |r| < width, and theta with density
-    (1 + cos(theta) / 2) / (2 pi): a smooth law unlike the Gaussian-uniform one."""
-    from meanfield.defaults import default_samples
-
-    def sample(m, seed):
-        rng = np.random.default_rng(seed)
-        r = width * (2 * rng.beta(3.0, 3.0, m) - 1)
-        theta = np.empty(m)
-        filled = 0
-        while filled < m:  # rejection sampling of 1 + cos(theta) / 2 against the uniform law
-            proposal = rng.uniform(0, 2 * np.pi, 2 * (m - filled))
-            keep = proposal[rng.uniform(0, 1.5, proposal.size) < 1 + 0.5 * np.cos(proposal)][: m - filled]
-            theta[filled : filled + keep.size] = keep
-            filled += keep.size
-        return r, theta
-
-    def density(r, theta):
-        u = r / width
-        return np.where(np.abs(u) < 1, 15 / (16 * width) * (1 - u * u) ** 2, 0.0) * (1 + 0.5 * np.cos(theta)) / (2 * np.pi)
-
+    """The sine8 samples; the law biweight_cosine (:func:`solvers.init.biweight_cosine`): r with
+    density (15 / 16 width) (1 - (r / width)^2)^2, theta with density (1 + cos(theta) / 2) / 2 pi."""
     # The fit drives |r| to about 4.4 by t = 3 and upwind diffusion spreads a little further: r_max
     # = 7 keeps the outflow negligible (it is reported). Particles that far out turn fast and cross
     # rays within a step, where every scheme is first order: dt = 0.005 leaves a bias of about 1.5e-3
@@ -71,7 +73,8 @@ def biweight_case(width=1.5):
     # The residuals are far more sensitive to the theta resolution (mass crossing and gathering on
     # rays) than to the r resolution: the MUSCL grids are elongated.
     refine = ((100, 200, 1), (200, 400, 1), (400, 800, 1), (50, 200, 2), (80, 350, 2), (100, 400, 2), (150, 600, 2), (300, 1200, 2))
-    return Case("biweight-sine8", default_samples(), sample, density, r_max=7.0, t_end=3.0, particle_dt=0.00125, grid=(200, 800), refine=refine)
+    return Case("biweight-sine8", "sine8", dict(law="biweight_cosine", width=width), r_max=7.0, t_end=3.0, particle_dt=0.00125,
+                grid=(200, 800), refine=refine)
 
 
 CASES = {"gaussian-4": gaussian_case, "biweight-sine8": biweight_case}
@@ -81,13 +84,28 @@ def record_times(case):
     return np.round(np.arange(0.0, case.t_end + 1e-9, case.record_dt), 12)
 
 
-def particle_history(case, m, seed, method="heun"):
-    r, theta = case.sample(m, seed)
-    solver = solvers.ParticleSolver(case.samples, r, theta, dt=case.particle_dt, method=method, record_every=None, copy=False)
-    rho = [solver.residuals()]
-    for t in record_times(case)[1:]:
-        rho.append(solver.run(t_end=t).residuals())
-    return np.array(rho), solver
+def particle_sweep(case, m_values, seeds, out, workers=1, threads=None, mpi=False, stream=None):
+    """The particle runs of the study as one sweep (m x seed) into folder ``out``: the same call
+    runs them on a local pool or on MPI ranks, and a second call skips finished runs."""
+    overrides = case.settings() + [f"init.m={list(map(int, m_values))}", f"init.seed={list(seeds)}"]
+    threads = threads or os.cpu_count() or 1
+    return sweeps.run(None, out, overrides, workers=workers, threads=threads, stream=stream, mpi=mpi)
+
+
+def read_sweep(case, out):
+    """{(m, seed): (rho at the record times (T, s), wall seconds)} from a sweep's summary and run files."""
+    arrays, _ = read_file(Path(out) / "summary.h5", schema=sweeps.SCHEMA_NAME, version=sweeps.SCHEMA_VERSION)
+    times = record_times(case)
+    runs = {}
+    for folder, m, seed, status, wall in zip(*(np.asarray(arrays[f"runs/{c}"]).tolist() for c in ("folder", "init.m", "init.seed", "status", "wall_s"))):
+        if status != "complete":
+            raise RuntimeError(f"the run {folder} of the sweep in {out} is {status}")
+        _, _, _, history, _ = RunFolder(Path(out) / folder).read_run()
+        at = [int(np.argmin(np.abs(history.t - t))) for t in times]
+        if not np.allclose(history.t[at], times, atol=1e-9):
+            raise RuntimeError(f"{folder}: the history does not hold every record time {case.record_dt:g}")
+        runs[int(m), int(seed)] = (history.rho[at], float(wall))
+    return runs
 
 
 def histogram_history(case, n_r, n_theta, order=2):
@@ -109,19 +127,26 @@ class Result:
     refinement: list = field(default_factory=list)  # (n_r, n_theta, order, wall s, gap / spread, particle / histogram time)
 
 
-def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), seeds=(0, 1, 2), grid=None, refine=None, figure=None, verbose=True):
+def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), seeds=(0, 1, 2), grid=None, refine=None, figure=None, verbose=True,
+        out="figures", workers=1, threads=None, mpi=False):
     """Compare particle runs for each m and seed with the histogram solver (module docstring).
 
-    ``grid`` (n_r, n_theta) of the MUSCL histogram taken as rho_inf, and ``refine``, the
-    (n_r, n_theta, order) grids of the refinement table, default to the case's. Prints the table
-    with wall times, cell updates per second, the distance to the seed mean of the largest-m runs
-    in units of their spread, and the particle-to-histogram wall-time ratio; returns a Result.
+    The particle runs are a sweep (:func:`particle_sweep`) into ``out/particles-<case>``, run on
+    ``workers`` local processes of ``threads`` threads (default: one process with every core, so
+    that the wall times compare with the histogram's) or on MPI ranks (``mpi``); the analysis reads
+    its summary and run files. ``grid`` (n_r, n_theta) of the MUSCL histogram taken as rho_inf,
+    and ``refine``, the (n_r, n_theta, order) grids of the refinement table, default to the case's.
+    Prints the table with wall times, cell updates per second, the distance to the seed mean of the
+    largest-m runs in units of their spread, and the particle-to-histogram wall-time ratio;
+    returns a Result.
     """
     case = CASES[case_name]()
     grid = tuple(grid or case.grid)
     refine = tuple(refine if refine is not None else case.refine)
-    for order in (1, 2):
-        histogram_history(case, 8, 16, order)  # compile the kernels outside the timings
+    with warnings.catch_warnings():  # a coarse grid leaks: irrelevant to a warm-up
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for order in (1, 2):
+            histogram_history(case, 8, 16, order)  # compile the kernels outside the timings
     start = time.perf_counter()
     rho_inf, hist = histogram_history(case, *grid)
     t_hist = time.perf_counter() - start
@@ -131,14 +156,16 @@ def run(case_name="gaussian-4", m_values=(10**2, 10**3, 10**4, 10**5, 10**6), se
         f"in {t_hist:.2f} s, {hist.step} steps; mass on rays {budget['rays']:.3f}, out through r_max {budget['outflow']:.2e}")
     if budget["outflow"] > 1e-6:
         say(f"warning: {budget['outflow']:.2e} of the mass left the grid through |r| = {case.r_max}; increase r_max")
+    folder = Path(out) / f"particles-{case.name}"
+    particle_sweep(case, m_values, seeds, folder, workers, threads, mpi, stream=None)
+    runs = read_sweep(case, folder)
+    say(f"particle runs: a sweep of {len(runs)} runs in {folder} (summary.csv)")
     result = Result(case.name, list(m_values))
     largest = {}
     for m in m_values:
         result.errors[m] = []
         for seed in seeds:
-            start = time.perf_counter()
-            rho_m, _ = particle_history(case, m, seed)
-            elapsed = time.perf_counter() - start
+            rho_m, elapsed = runs[m, seed]
             result.errors[m].append(float(np.abs(rho_m - rho_inf).max()))
             if m == max(m_values):
                 largest[seed] = (rho_m, elapsed)

@@ -1,8 +1,11 @@
 """Kernels of the region-indexed velocity field (eq. 12), O(m + s) per evaluation.
 
-Reductions over particles are split into a number of chunks that depends on m alone (never on the
-thread count); each chunk sums sequentially into its own row of a workspace, and the rows are added
-in chunk order. So the same inputs give the same bits for any number of threads.
+Reductions over particles are split into chunks of consecutive particles whose number and size
+depend on m alone (never on the thread count, nor on the number of MPI ranks); each chunk sums
+sequentially into its own row of a workspace, and :func:`reduce_chunks` adds the rows in chunk
+order. So the same inputs give the same bits for any number of threads, and a process that holds
+a run of whole chunks (an MPI rank, :mod:`solvers.shard`) fills exactly the rows a serial run
+would: gathering them and reducing in chunk order gives the serial bits.
 
 Particles are processed in blocks of BLOCK: first sin and cos of the whole block (a loop that
 vectorises, :mod:`.trig`), then the arc search and the per-particle work, which do not.
@@ -23,10 +26,15 @@ def n_chunks(m):
     return int(min(CHUNK_MAX_COUNT, max(1, -(-m // CHUNK_MIN))))
 
 
+def chunk_size(m):
+    """Particles per reduction chunk for m particles, ceil(m / n_chunks(m)); the last chunk holds
+    the rest (never none: n_chunks(m) (n_chunks(m) - 1) < m)."""
+    return -(-int(m) // n_chunks(m))
+
+
 @kernel(inline=True)
-def chunk_bounds(c, m, nchunk):
-    """Particles [lo, hi) of reduction chunk c of nchunk over m particles."""
-    size = (m + nchunk - 1) // nchunk
+def chunk_bounds(c, m, size):
+    """Particles [lo, hi) of chunk c of ``size`` particles among the m particles of an array."""
     return c * size, min(m, (c + 1) * size)
 
 
@@ -44,17 +52,19 @@ def reduce_chunks(work, out):
 
 
 @kernel(parallel=True)
-def arc_moments(r, theta, angles, table, work, out):
-    """Per-arc first moments M_k = sum_{i: th_i in A_k} r_i d(th_i), shape (2s, 2), float64.
+def arc_moments(r, theta, angles, table, chunk, work):
+    """Per-chunk, per-arc first moments: work[c, k] = sum over particles i of chunk c with th_i in
+    A_k of r_i d(th_i); :func:`reduce_chunks` makes them M_k.
 
-    ``work`` is a (n_chunks(m), 2s, 2) float64 workspace.
+    ``work`` is a (chunks, 2s, 2) float64 workspace, chunks of ``chunk`` particles (the last one
+    shorter).
     """
     for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
         sn = np.empty(BLOCK)
         cs = np.empty(BLOCK)
-        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             sincos_block(theta, start, count, sn, cs)
@@ -63,7 +73,6 @@ def arc_moments(r, theta, angles, table, work, out):
                 ri = float(r[start + j])
                 buf[k, 0] += ri * cs[j]
                 buf[k, 1] += ri * sn[j]
-    reduce_chunks(work, out)
 
 
 @kernel

@@ -1,9 +1,10 @@
 """Fused particle steps: one pass over the particles per explicit Euler step.
 
 Each pass reads a particle, finds its arc, applies the velocity of that arc, writes the particle
-back, and accumulates the per-arc moments of the *new* state into the chunk's row of a workspace.
-The next step's residuals and field then cost O(s). Chunking follows
-:mod:`meanfield.kernels.field`: it depends on m alone, so results do not depend on the thread count.
+back, and accumulates the per-arc moments of the *new* state into the chunk's row of a workspace
+(chunks of ``chunk`` particles, :mod:`meanfield.kernels.field`); the caller reduces the rows in
+chunk order (:class:`solvers.shard.Shard`, across MPI ranks too). The next step's residuals and
+field then cost O(s). Results do not depend on the thread count.
 """
 import math
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
-from meanfield.kernels.field import BLOCK, chunk_bounds, reduce_chunks, sign
+from meanfield.kernels.field import BLOCK, chunk_bounds, sign
 from meanfield.kernels.trig import sincos_block
 
 
@@ -47,7 +48,7 @@ def particle_field(ri, co, si, g, k, tv, use_metric, delta_i, q_per_r, m_over_al
 
 
 @kernel(parallel=True)
-def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_alpha_sq, inv_m, work, moments):
+def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_alpha_sq, inv_m, chunk, work):
     """One explicit Euler step of the canonical flow, in place, and the moments of the new state.
 
     Without a metric (``delta.size == 0``): dr = -<g_k, d> - tv sign r, dth = -r <g_k, t>, per
@@ -66,7 +67,7 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
         r_new = np.empty(BLOCK)
         t_new = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
-        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             sincos_block(theta, start, count, sn, cs)
@@ -91,11 +92,10 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
                     k = locate_wrapped(t_new[j], angles, table)
                 buf[k, 0] += r_new[j] * cs[j]
                 buf[k, 1] += r_new[j] * sn[j]
-    reduce_chunks(work, moments)
 
 
 @kernel(parallel=True)
-def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, delta, q_per_r, m_over_alpha_sq, inv_m, k_prev, acc, work, moments):
+def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, delta, q_per_r, m_over_alpha_sq, inv_m, k_prev, acc, chunk, work):
     """Stage s of an explicit Runge-Kutta step whose stage s uses k_{s-1} alone (a[s, l] = 0 for
     l < s - 1: Heun, the classic RK4), one fused pass over the particles.
 
@@ -116,7 +116,7 @@ def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, d
         r_s = np.empty(BLOCK)
         t_s = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
-        lo, hi = chunk_bounds(c, r.size, work.shape[0])
+        lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             for j in range(count):
@@ -163,7 +163,6 @@ def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, d
                     k = locate_wrapped(t_s[j], angles, table)
                 buf[k, 0] += r_s[j] * cs[j]
                 buf[k, 1] += r_s[j] * sn[j]
-    reduce_chunks(work, moments)
 
 
 @kernel(inline=True)
@@ -181,19 +180,19 @@ def _add_neuron(buf, a, b, c, angles, table):
 
 
 @kernel(parallel=True)
-def full_moments(a, b, c, angles, table, work, moments):
-    """Per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
+def full_moments(a, b, c, angles, table, chunk, work):
+    """Per-chunk rows of the per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that
+    f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
     for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
-        lo, hi = chunk_bounds(ch, a.size, work.shape[0])
+        lo, hi = chunk_bounds(ch, a.size, chunk)
         for i in range(lo, hi):
             _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), angles, table)
-    reduce_chunks(work, moments)
 
 
 @kernel(parallel=True)
-def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c, work, moments):
+def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c, chunk, work):
     """One gradient-descent step on L(a, b, c) with f = (1/alpha) sum_i c_i [a_i x - b_i]_+, in place.
 
     For neuron i on arc k: dL/dc = <g_k, (a, -b)> / alpha, dL/da = c g_k[0] / alpha,
@@ -202,7 +201,7 @@ def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c,
     for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
-        lo, hi = chunk_bounds(ch, a.size, work.shape[0])
+        lo, hi = chunk_bounds(ch, a.size, chunk)
         for i in range(lo, hi):
             ai = float(a[i])
             bi = float(b[i])
@@ -217,7 +216,6 @@ def gd_full(a, b, c, angles, table, g, lr_over_alpha, train_a, train_b, train_c,
             if train_c:
                 c[i] = ci - lr_over_alpha * (g0 * ai - g1 * bi)
             _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), angles, table)
-    reduce_chunks(work, moments)
 
 
 @kernel(parallel=True)

@@ -1,0 +1,176 @@
+"""Runs sharded over MPI ranks: the partition of the particles, draws that do not depend on the
+number of ranks, and real ``mpiexec -n 2`` runs compared with serial ones bit for bit."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from meanfield.kernels import field as fk
+from solvers import init
+from solvers.shard import Shard
+
+
+class _Ranks:
+    """Stands in for a communicator where only the rank and size are read."""
+
+    def __init__(self, rank, size):
+        self.rank, self.size = rank, size
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return self.size
+
+
+@pytest.mark.parametrize("m", [16_385, 40_000, 50_001, 1_000_003, 10_000_000])
+def test_ranks_hold_whole_chunks_that_cover_the_run(m):
+    chunk = -(-m // fk.n_chunks(m))
+    for size in sorted({1, 2, 3, fk.n_chunks(m)} - {s for s in (2, 3) if s > fk.n_chunks(m)}):
+        shards = [Shard(m, _Ranks(k, size)) for k in range(size)]
+        assert [s.lo for s in shards] == [0] + [s.hi for s in shards[:-1]]
+        assert shards[-1].hi == m
+        assert all(s.lo % chunk == 0 and s.local_m > 0 for s in shards)
+        assert sum(s.chunk_counts[s.rank] for s in shards) == fk.n_chunks(m)
+
+
+def test_more_ranks_than_chunks_is_refused_with_the_limit():
+    with pytest.raises(ValueError, match="at most 2 MPI rank"):
+        Shard(20_000, _Ranks(0, 3))
+
+
+def test_blockwise_draw_of_any_range_is_that_range_of_the_whole_draw():
+    """Block b comes from the b-th child of SeedSequence(seed) (spawn, an independent route)."""
+    m, seed = 3 * init.BLOCK + 123, 7
+    children = np.random.SeedSequence(seed).spawn(4)
+    expect_r = np.concatenate([np.random.default_rng(c).standard_normal(min(init.BLOCK, m - b * init.BLOCK)) for b, c in enumerate(children)])
+    draw = lambda n, rng: init.gaussian_uniform(n, sigma=1.0, rng=rng)  # noqa: E731
+    r, theta = init.by_blocks(draw, m, seed)
+    assert np.array_equal(r, expect_r)
+    for lo, hi in [(0, 1), (5, init.BLOCK + 9), (init.BLOCK, 2 * init.BLOCK), (m - 4, m), (17, 17)]:
+        part_r, part_theta = init.by_blocks(draw, m, seed, lo, hi)
+        assert np.array_equal(part_r, r[lo:hi]) and np.array_equal(part_theta, theta[lo:hi])
+
+
+def test_blockwise_pytorch_draw_keeps_the_bound_of_the_whole_network():
+    m = init.BLOCK + 10
+    a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=1.0, rng=rng, size=n), m, 3)
+    assert a.size == m and np.abs(c).max() <= 1 / np.sqrt(m) and np.abs(c).max() > 0.9 / np.sqrt(m)
+
+
+# -- real MPI runs --------------------------------------------------------------------------------
+COMMON = ["--set", "m=40000", "--set", "output.figures=false", "--set", "output.progress=false"]
+
+
+def _mpiexec():
+    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
+    path = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    if not Path(path).exists():
+        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
+    return path
+
+
+def _meanfield(args, ranks=1, timeout=600, **kw):
+    """python -m meanfield ARGS, on ``ranks`` MPI ranks (1: a plain process), one numba thread each."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "meanfield", *args]
+    if ranks > 1:
+        cmd = [_mpiexec(), "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+def _same_run(a, b):
+    """Every array and scalar of the newest checkpoint, and the run file's history, identical."""
+    ca, cb = (sorted((p / "checkpoints").glob("*.h5"))[-1] for p in (a, b))
+    assert ca.name == cb.name
+    with h5py.File(ca) as fa, h5py.File(cb) as fb:
+        assert set(fa["state"]) == set(fb["state"])
+        for name in fa["state"]:
+            assert fa["state"][name][()].tobytes() == fb["state"][name][()].tobytes(), name
+        assert dict(fa["state"].attrs) == dict(fb["state"].attrs)
+    with h5py.File(a / "run.h5") as fa, h5py.File(b / "run.h5") as fb:
+        for name in ("history/t", "history/step", "history/rho", "snapshots/step"):
+            assert fa[name][()].tobytes() == fb[name][()].tobytes(), name
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("sets", [
+    ["solver.method='rk4'", "t_end=0.5"],
+    ["solver.metric='delta'", "solver.delta=0.5", "solver.alpha='sqrt(m)'", "solver.dt=0.2", "t_end=4", "init.dtype='float32'"],
+    ["solver.kind='full'", "solver.lr=0.05", "solver.alpha='sqrt(m)'", "init.law='pytorch_default'", "t_end=2", "solver.tv=0.01"],
+], ids=["rk4", "delta-float32", "full-pytorch"])
+def test_two_ranks_equal_the_serial_run(tmp_path, sets):
+    sets = [a for s in sets for a in ("--set", s)]
+    one = _meanfield(["run", "--out", str(tmp_path / "one"), *COMMON, *sets])
+    two = _meanfield(["run", "--out", str(tmp_path / "two"), *COMMON, *sets], ranks=2)
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert "2 MPI ranks" in two.stdout
+    _same_run(tmp_path / "one", tmp_path / "two")
+    # rank 0 alone reports: the summary appears once
+    assert two.stdout.count("loss 1/2 |rho|^2") == 1
+    assert two.stdout.split("loss 1/2")[1] == one.stdout.split("loss 1/2")[1]
+
+
+@pytest.mark.mpi
+def test_checkpoints_resume_on_another_number_of_ranks(tmp_path):
+    """serial -> 2 ranks and 2 ranks -> serial, each equal to serial -> serial."""
+    sets = [*COMMON, "--set", "solver.method='heun'", "--set", "t_end=0.5"]
+    for name, first in (("ref", 1), ("to_two", 1), ("to_one", 2)):
+        done = _meanfield(["run", "--out", str(tmp_path / name), *sets], ranks=first)
+        assert done.returncode == 0, done.stderr
+    for name, then in (("ref", 1), ("to_two", 2), ("to_one", 1)):
+        done = _meanfield(["resume", str(tmp_path / name), "--t-end", "1.0"], ranks=then)
+        assert done.returncode == 0, done.stderr
+    _same_run(tmp_path / "ref", tmp_path / "to_two")
+    _same_run(tmp_path / "ref", tmp_path / "to_one")
+
+
+@pytest.mark.mpi
+def test_an_error_on_rank_0_ends_every_rank_with_its_message(tmp_path):
+    """Only rank 0 finds the run folder occupied; the other rank must not wait for it forever."""
+    sets = [*COMMON, "--set", "t_end=0.05"]
+    assert _meanfield(["run", "--out", str(tmp_path / "run"), *sets]).returncode == 0
+    again = _meanfield(["run", "--out", str(tmp_path / "run"), *sets], ranks=2, timeout=120)
+    assert again.returncode == 2
+    assert "rank 0: " in again.stderr and "already holds a run" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.mpi
+def test_input_errors_under_mpiexec_are_one_line(tmp_path):
+    too_many = _meanfield(["run", "--out", str(tmp_path / "a"), "--set", "m=20000"], ranks=3, timeout=120)
+    assert too_many.returncode == 2 and too_many.stderr.count("at most 2 MPI rank") == 1
+    hist = _meanfield(["run", "--out", str(tmp_path / "b"), "--set", "solver.kind='histogram'"], ranks=2, timeout=120)
+    assert hist.returncode == 2 and hist.stderr.count("runs on one process") == 1
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.mpi
+def test_sigterm_to_mpiexec_checkpoints_every_rank_at_one_step_and_resumes(tmp_path):
+    sets = [*COMMON, "--set", "t_end=1000", "--set", "output.checkpoints='200 steps'", "--set", "keep=100"]
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    proc = subprocess.Popen([_mpiexec(), "-n", "2", sys.executable, "-m", "meanfield", "run", "--out", str(tmp_path / "run"), *sets],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    second = tmp_path / "run" / "checkpoints" / f"step_{200:012d}.h5"
+    while not second.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)  # both ranks are stepping once the checkpoint of step 200 is there
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.count("SIGTERM: stopped at") == 1
+    step = int(err.split("(step ")[1].split(")")[0])
+    newest = sorted((tmp_path / "run" / "checkpoints").glob("*.h5"))[-1]
+    assert newest.name == f"step_{step:012d}.h5"
+    with h5py.File(tmp_path / "run" / "run.h5") as f:
+        assert f["history/step"][-1] <= step
+    done = _meanfield(["resume", str(tmp_path / "run"), "--t-end", str(0.01 * (step + 5))], ranks=2)
+    assert done.returncode == 0, done.stderr

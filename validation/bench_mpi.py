@@ -1,0 +1,89 @@
+"""Sharded particle steps on 1, 2, ... MPI ranks: throughput per rank and the cost of the exchange.
+
+``python -m validation bench-mpi`` launches ``mpiexec -n N python -m validation.bench_mpi`` for each
+N (cores split evenly into numba threads per rank) and prints, per (m, s, N): ms per Euler step,
+particle-steps per second in all and per rank, the time per step of the exchange of chunk rows
+(``Allgatherv`` of C x 2s x 2 float64 plus the in-order sum; what keeps the serial bits), and for
+comparison a plain ``Allreduce`` of the 2s x 2 moments (what a reduction that gives up the serial
+bits would cost).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _worker(m, s, steps):
+    """Runs on every rank: time Euler steps and the exchange; rank 0 prints one JSON line."""
+    from mpi4py import MPI
+
+    import solvers
+    from meanfield.samples import Samples
+    from solvers.shard import Shard
+
+    comm = MPI.COMM_WORLD
+    shard = Shard(m, comm if comm.Get_size() > 1 else None)
+    x = np.linspace(-1, 1, s)
+    samples = Samples(x, np.sin(3 * x))
+    r, theta = solvers.init.by_blocks(lambda n, rng: solvers.init.gaussian_uniform(n, rng=rng), m, 0, shard.lo, shard.hi)
+    solver = solvers.ParticleSolver(samples, r, theta, dt=0.05 / s, record_every=None, copy=False, shard=shard)
+    solver.run(steps=2)  # compile (or load) outside the timings
+    comm.Barrier()
+    start = time.perf_counter()
+    solver.run(steps=steps)
+    comm.Barrier()
+    step = (time.perf_counter() - start) / steps
+    work, out = solver._work, np.empty_like(solver._moments)
+    repeat = 200
+    comm.Barrier()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        shard.reduce(work, out)
+    exchange = (time.perf_counter() - start) / repeat
+    plain = np.empty_like(out)
+    comm.Barrier()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        comm.Allreduce(out, plain)
+    allreduce = (time.perf_counter() - start) / repeat
+    if comm.Get_rank() == 0:
+        print(json.dumps(dict(m=m, s=s, ranks=comm.Get_size(), chunks=shard.chunks, step=step, exchange=exchange, allreduce=allreduce,
+                              bytes=shard.chunks * work.shape[1] * 2 * 8)), flush=True)
+
+
+def run(m_values=(10**6, 10**7), s_values=(10, 1000), ranks=(1, 2), steps=20, stream=None):
+    """Launch the worker under mpiexec for each rank count; print the table; return the rows."""
+    out = stream or sys.stdout
+    mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    if not Path(mpiexec).exists():
+        raise SystemExit("bench-mpi needs mpiexec: pip install '.[mpi]'")
+    cores = os.cpu_count() or 1
+    rows = []
+    print(f"Euler steps sharded over MPI ranks ({cores} cores; numba threads per rank = cores / ranks); the exchange keeps the serial bits", file=out)
+    print(f"{'m':>9} {'s':>5} {'ranks':>5} {'thr':>4} {'ms/step':>8} {'Mp-steps/s':>11} {'per rank':>9} {'exchange ms':>12} {'% of step':>9} "
+          f"{'bytes':>9} {'Allreduce ms':>13}", file=out)
+    for m in m_values:
+        for s in s_values:
+            for n in ranks:
+                threads = max(1, cores // n)
+                env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+                cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "validation.bench_mpi", str(m), str(s), str(steps)]
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if done.returncode != 0:
+                    raise SystemExit(f"bench-mpi: {' '.join(cmd)} failed:\n{done.stderr}")
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                row["threads"] = threads
+                rows.append(row)
+                rate = m / row["step"]
+                print(f"{m:9.0e} {s:5d} {n:5d} {threads:4d} {row['step'] * 1e3:8.2f} {rate / 1e6:11.1f} {rate / n / 1e6:9.1f} "
+                      f"{row['exchange'] * 1e3:12.3f} {100 * row['exchange'] / row['step']:8.1f}% {row['bytes']:9d} {row['allreduce'] * 1e3:13.4f}", file=out)
+    return rows
+
+
+if __name__ == "__main__":
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
