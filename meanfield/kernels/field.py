@@ -14,6 +14,7 @@ import numpy as np
 
 from .._compile import kernel, prange
 from .arcs import locate_wrapped, wrap_angle
+from .primitives import add_moment, arc_velocity
 from .trig import sincos_block
 
 BLOCK = 256
@@ -70,9 +71,7 @@ def arc_moments(r, theta, angles, table, chunk, work):
             sincos_block(theta, start, count, sn, cs)
             for j in range(count):
                 k = locate_wrapped(wrap_angle(theta[start + j]), angles, table)
-                ri = float(r[start + j])
-                buf[k, 0] += ri * cs[j]
-                buf[k, 1] += ri * sn[j]
+                add_moment(buf, k, float(r[start + j]), cs[j], sn[j])
 
 
 @kernel
@@ -131,12 +130,6 @@ def arc_field(rho, x, arc_count, arc_prefix, g):
             g[k, 1] = backward[s - arc_count[k], 1]
 
 
-@kernel(inline=True)
-def sign(v):
-    """sign(v) with sign(0) = 0, as in the TV subgradient."""
-    return (v > 0) - (v < 0)
-
-
 @kernel(parallel=True)
 def particle_velocity(r, theta, angles, table, g, tv, dr, dtheta):
     """dr = -<g_k, d(th)> - tv sign(r),  dtheta = -r <g_k, t(th)>  for th in arc k."""
@@ -151,6 +144,4 @@ def particle_velocity(r, theta, angles, table, g, tv, dr, dtheta):
         for j in range(count):
             i = start + j
             k = locate_wrapped(wrap_angle(theta[i]), angles, table)
-            ri = float(r[i])
-            dr[i] = -(g[k, 0] * cs[j] + g[k, 1] * sn[j]) - tv * sign(ri)
-            dtheta[i] = -ri * (g[k, 1] * cs[j] - g[k, 0] * sn[j])
+            dr[i], dtheta[i] = arc_velocity(g, k, float(r[i]), cs[j], sn[j], tv)

@@ -26,6 +26,7 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.field import arc_field, residuals_from_moments
+from meanfield.kernels.primitives import add_moment
 
 
 @kernel(inline=True)
@@ -220,15 +221,12 @@ def refresh(M, R, rc, cell_arc, mean_d, t_face, inv_width, face_ray, ray_face, r
             column[c] += rc[i] * M[i, c]
     moments[:] = 0.0
     for c in range(n_c):
-        k = cell_arc[c]
-        moments[k, 0] += column[c] * mean_d[c, 0]
-        moments[k, 1] += column[c] * mean_d[c, 1]
+        add_moment(moments, cell_arc[c], column[c], mean_d[c, 0], mean_d[c, 1])
     for k in range(R.shape[1]):
         on_ray = 0.0
         for i in range(n_r):
             on_ray += rc[i] * R[i, k]
-        moments[ray_arc[k], 0] += on_ray * ray_d[k, 0]
-        moments[ray_arc[k], 1] += on_ray * ray_d[k, 1]
+        add_moment(moments, ray_arc[k], on_ray, ray_d[k, 0], ray_d[k, 1])
     residuals_from_moments(moments, x, y, arc_on, arc_off, 1.0, rho)
     arc_field(rho, x, arc_count, arc_prefix, g)
     return speeds(g, cell_arc, mean_d, t_face, inv_width, face_ray, ray_face, ray_arc, ray_d, r_out, dr, order, tv, w, w_ray, v_cell, v_ray)

@@ -12,7 +12,8 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
-from meanfield.kernels.field import BLOCK, chunk_bounds, sign
+from meanfield.kernels.field import BLOCK, chunk_bounds
+from meanfield.kernels.primitives import add_moment, arc_velocity
 from meanfield.kernels.trig import sincos_block
 
 
@@ -38,8 +39,7 @@ def delta_metric(r, delta, q_per_r, m_over_alpha_sq):
 @kernel(inline=True)
 def particle_field(ri, co, si, g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m):
     """(dr/dt, dth/dt) of one particle with r = ri, (cos th, sin th) = (co, si), on arc k."""
-    vr = -(g[k, 0] * co + g[k, 1] * si) - tv * sign(ri)
-    vt = -ri * (g[k, 1] * co - g[k, 0] * si)
+    vr, vt = arc_velocity(g, k, ri, co, si, tv)
     if use_metric:
         p_r, p_th = delta_metric(ri, delta_i, q_per_r, m_over_alpha_sq)
         vr *= p_r * inv_m
@@ -90,8 +90,7 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
                 k = arc[j]
                 if not in_arc(t_new[j], k, angles):
                     k = locate_wrapped(t_new[j], angles, table)
-                buf[k, 0] += r_new[j] * cs[j]
-                buf[k, 1] += r_new[j] * sn[j]
+                add_moment(buf, k, r_new[j], cs[j], sn[j])
 
 
 @kernel(parallel=True)
@@ -161,8 +160,7 @@ def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, d
                 k = arc[j]  # the point moved a little: its arc is most often the same
                 if not in_arc(t_s[j], k, angles):
                     k = locate_wrapped(t_s[j], angles, table)
-                buf[k, 0] += r_s[j] * cs[j]
-                buf[k, 1] += r_s[j] * sn[j]
+                add_moment(buf, k, r_s[j], cs[j], sn[j])
 
 
 @kernel(inline=True)
@@ -174,9 +172,7 @@ def _arc_of_neuron(a, b, angles, table):
 @kernel(inline=True)
 def _add_neuron(buf, a, b, c, angles, table):
     """Add the moment c (a, -b) of the neuron c [a x - b]_+ to its arc's row of buf."""
-    k = _arc_of_neuron(a, b, angles, table)
-    buf[k, 0] += c * a
-    buf[k, 1] -= c * b
+    add_moment(buf, _arc_of_neuron(a, b, angles, table), c, a, -b)
 
 
 @kernel(parallel=True)
