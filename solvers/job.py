@@ -65,7 +65,7 @@ def build_solver(config, samples, comm=None):
         if comm is not None:
             raise ValueError("the histogram solver runs on one process; run it without mpiexec (or shard a particle solver)")
         return HistogramSolver(
-            samples, _density(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
+            samples, initial_density(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
             tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], record_every=None, rng=seed,
         )
     alpha = alpha_of(config)
@@ -95,18 +95,23 @@ def _canonical_law(init_, dtype):
     return lambda n, rng: init.gaussian_uniform(n, sigma=init_["sigma"], rng=rng, dtype=dtype)
 
 
-def _density(init_):
-    """The configured initial law as a density w.r.t. dr dtheta (for the histogram solver)."""
+def initial_density(init_):
+    """The initial law of an ``init`` section (its keys law, sigma, width) as a density w.r.t.
+    dr dtheta (for the histogram solver)."""
     if init_["law"] == "biweight_cosine":
         return init.biweight_cosine_density(init_["width"])
     return init.gaussian_uniform_density(init_["sigma"])
 
 
 def _cadence(value, shard):
+    """The Cadence of a configured value; under MPI wall-clock cadences read rank 0's clock."""
     unit, amount = cfg.cadence_of(value)
-    if unit is None:
-        return Cadence()
-    return Cadence(**{unit: amount}, clock=shard.clock if shard is not None and shard.sharded else None)
+    return Cadence() if unit is None else Cadence(**{unit: amount}, clock=shard.clock if shard else None)
+
+
+def _is_root(comm):
+    """True serially and on rank 0, the process that reads and writes files."""
+    return comm is None or comm.Get_rank() == 0
 
 
 class Outcome:
@@ -127,7 +132,7 @@ def start(config, out, *, stream=None, comm=None):
     config_text = cfg.render(config)
     folder = RunFolder(out)
     samples = build_samples(config)
-    root = comm is None or comm.Get_rank() == 0
+    root = _is_root(comm)
     existed = folder.path.exists()
     if root:
         folder.create(config_text)
@@ -151,9 +156,8 @@ class Restored:
 
     def __init__(self, path, comm=None):
         self.folder = RunFolder(path)
-        root = comm is None or comm.Get_rank() == 0
         state = history = samples = None
-        if root:
+        if _is_root(comm):
             if not self.folder.path.is_dir():
                 raise FileError(f"{self.folder.path}: no such run folder")
             _, _, _, history, self.snapshots = self.folder.read_run()
@@ -161,13 +165,14 @@ class Restored:
         if comm is None:
             self.solver = SOLVERS[state["kind"]].from_state(samples, state)
         else:
-            shared = (state["kind"], _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if root else None
+            shared = (state["kind"], _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if _is_root(comm) else None
             kind, m, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
             samples = mf.Samples(x, y)
             if kind not in (ParticleSolver.KIND, FullParticleSolver.KIND):
                 raise ValueError(f"a {kind} run cannot be sharded over MPI ranks; resume it without mpiexec")
             self.solver = SOLVERS[kind].from_state(samples, state, shard=Shard(m, comm))
-            history = history or self.solver.history
+            if history is None:  # a rank other than 0: it records, rank 0 writes
+                history = self.solver.history
         self.config = _config_of(self.config_text)
         history.truncate(self.solver.step)
         self.solver.history = history
@@ -182,7 +187,7 @@ def resume(path, *, t_end=None, stream=None, comm=None):
     if given; sharded over the ranks of ``comm`` if given); returns its :class:`Outcome`."""
     run = Restored(path, comm)
     folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
-    root = comm is None or comm.Get_rank() == 0
+    root = _is_root(comm)
     err = stream or sys.stderr
     if t_end is not None:
         config["stop"]["t_end"] = float(t_end)

@@ -12,6 +12,7 @@ Collectives (:meth:`Shard.reduce`, :meth:`gather`, :meth:`distribute`, :meth:`ag
 :meth:`clock`) must be called by every rank at the same point; the solvers and the run layer do so
 because every rank takes the same steps and makes the same decisions from the same moments.
 """
+import os
 import time
 
 import numpy as np
@@ -47,8 +48,7 @@ class Shard:
         edges = [k * self.chunks // self.size for k in range(self.size + 1)]
         self.chunk_counts = np.diff(edges)
         self.counts = np.array([min(m, edges[k + 1] * self.chunk) - edges[k] * self.chunk for k in range(self.size)])
-        self.first_chunk = edges[self.rank]
-        self.lo = self.first_chunk * self.chunk
+        self.lo = edges[self.rank] * self.chunk
         self.hi = self.lo + int(self.counts[self.rank])
         self._full = None
 
@@ -120,10 +120,6 @@ class Shard:
             local[name] = part
         return local
 
-    def part(self, values):
-        """This process's part of an array over all m particles (a view)."""
-        return values[self.lo:self.hi]
-
     def agree(self, value):
         """The largest of the ranks' values (a signal number, a flag); the value itself serially."""
         return value if not self.sharded else self.comm.allreduce(value, op=_max())
@@ -136,9 +132,6 @@ class Shard:
         """Rank 0's monotonic clock, in seconds, on every rank (wall-clock cadences must agree)."""
         return self.bcast(time.monotonic())
 
-    def describe(self):
-        return f"{self.size} rank(s), {self.chunks} chunk(s) of {self.chunk} particles, this rank [{self.lo}, {self.hi})"
-
 
 def _max():
     from mpi4py import MPI
@@ -149,8 +142,6 @@ def _max():
 def world():
     """MPI's world communicator when this process was started by an MPI launcher with more than
     one rank (mpiexec -n N, N > 1), else None. Needs mpi4py (``pip install meanfield[mpi]``)."""
-    import os
-
     launched = any(os.environ.get(name, "1") not in ("", "1") for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"))
     if not launched:
         return None

@@ -20,8 +20,8 @@ import numpy as np
 import solvers
 from meanfield.defaults import PRESETS
 from meanfield.h5io import read_file
-from solvers import init
 from solvers import sweep as sweeps
+from solvers.job import initial_density
 from solvers.runfolder import RunFolder
 
 
@@ -45,9 +45,7 @@ class Case:
         return PRESETS[self.preset]()
 
     def density(self, r, theta):
-        if self.law["law"] == "biweight_cosine":
-            return init.biweight_cosine_density(self.law["width"])(r, theta)
-        return init.gaussian_uniform_density(self.law["sigma"])(r, theta)
+        return initial_density(self.law)(r, theta)
 
     def settings(self):
         """The sweep's fixed keys (``--set`` items) for the particle runs of this case."""

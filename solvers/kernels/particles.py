@@ -11,9 +11,9 @@ import math
 import numpy as np
 
 from meanfield._compile import kernel, prange
-from meanfield.kernels.arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
+from meanfield.kernels.arcs import locate_wrapped, wrap_angle
 from meanfield.kernels.field import BLOCK, chunk_bounds
-from meanfield.kernels.primitives import add_moment, arc_velocity
+from meanfield.kernels.primitives import add_block_moments, add_moment, arc_velocity, store_angle
 from meanfield.kernels.trig import sincos_block
 
 
@@ -79,18 +79,11 @@ def euler_canonical(r, theta, angles, table, g, dt, tv, delta, q_per_r, m_over_a
                 delta_i = delta[i] if use_metric else 0.0
                 vr, vt = particle_field(ri, cs[j], sn[j], g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
                 r[i] = ri + dt * vr
-                theta[i] = wrap_angle(t + dt * vt)
-                if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
-                    theta[i] = 0.0
+                store_angle(theta, i, t + dt * vt)
                 r_new[j] = float(r[i])
                 t_new[j] = float(theta[i])
                 arc[j] = k
-            sincos_block(t_new, 0, count, sn, cs)
-            for j in range(count):
-                k = arc[j]
-                if not in_arc(t_new[j], k, angles):
-                    k = locate_wrapped(t_new[j], angles, table)
-                add_moment(buf, k, r_new[j], cs[j], sn[j])
+            add_block_moments(buf, r_new, t_new, arc, count, angles, table, sn, cs)
 
 
 @kernel(parallel=True)
@@ -142,9 +135,7 @@ def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, d
                         sum_r = acc[0, i] + b[s] * vr
                         sum_t = acc[1, i] + b[s] * vt
                     r[i] = float(r[i]) + h * sum_r
-                    theta[i] = wrap_angle(float(theta[i]) + h * sum_t)
-                    if theta[i] >= TWO_PI:  # float32 storage can round up to 2 pi
-                        theta[i] = 0.0
+                    store_angle(theta, i, float(theta[i]) + h * sum_t)
                     r_s[j] = float(r[i])
                     t_s[j] = float(theta[i])
                 else:
@@ -155,12 +146,7 @@ def runge_kutta_stage(r, theta, angles, table, g, s, a_prev, a_next, b, h, tv, d
                     k_prev[1, i] = vt
                     r_s[j] = float(r[i]) + h * a_next * vr
                     t_s[j] = wrap_angle(float(theta[i]) + h * a_next * vt)
-            sincos_block(t_s, 0, count, sn, cs)
-            for j in range(count):
-                k = arc[j]  # the point moved a little: its arc is most often the same
-                if not in_arc(t_s[j], k, angles):
-                    k = locate_wrapped(t_s[j], angles, table)
-                add_moment(buf, k, r_s[j], cs[j], sn[j])
+            add_block_moments(buf, r_s, t_s, arc, count, angles, table, sn, cs)
 
 
 @kernel(inline=True)
