@@ -158,7 +158,7 @@ def test_input_errors_under_mpiexec_are_one_line(tmp_path):
                     "never alone or with the MPI tests before it; cause not found: set MEANFIELD_MPI_SIGNAL_TEST=1 to run it")
 def test_sigterm_to_mpiexec_checkpoints_every_rank_at_one_step_and_resumes(tmp_path):
     sets = [*COMMON, "--set", "t_end=1000", "--set", "output.checkpoints='200 steps'", "--set", "keep=100"]
-    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONFAULTHANDLER="1")  # SIGABRT dumps the ranks' stacks
     proc = subprocess.Popen([_mpiexec(), "-n", "2", sys.executable, "-m", "meanfield", "run", "--out", str(tmp_path / "run"), *sets],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
@@ -166,7 +166,14 @@ def test_sigterm_to_mpiexec_checkpoints_every_rank_at_one_step_and_resumes(tmp_p
     while not second.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)  # both ranks are stepping once the checkpoint of step 200 is there
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # the hang this test is gated for: show where each rank is
+        ranks = subprocess.run(["pgrep", "-f", f"meanfield run --out {tmp_path / 'run'}"], capture_output=True, text=True).stdout.split()
+        for pid in ranks:
+            os.kill(int(pid), signal.SIGABRT)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"no exit 120 s after SIGTERM; the ranks' stacks:\n{err[-8000:]}")
     assert proc.returncode == 143, err
     assert err.count("SIGTERM: stopped at") == 1
     step = int(err.split("(step ")[1].split(")")[0])

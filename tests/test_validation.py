@@ -42,3 +42,18 @@ def test_streaming_floor_pass_leaves_the_state_as_it_was():
     before = r.copy(), theta.copy()
     stream_pass(r, theta, 1.0)
     assert np.array_equal(r, before[0]) and np.array_equal(theta, before[1])
+
+
+def test_validation_flags_refuse_bad_values_with_one_error_line(capsys):
+    import pytest
+
+    from validation.__main__ import main
+
+    for argv, words in ((["mean-field", "--workers", "0"], "--workers: must be positive"), (["mean-field", "--m", "100"], "at least two values of --m"),
+                        (["bench-mpi", "--ranks", "x"], "--ranks: not a number")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert words in capsys.readouterr().err.splitlines()[-1]
+    with pytest.raises(SystemExit, match="too few for 2 ranks"):
+        main(["bench-mpi", "--m", "100", "--ranks", "2"])

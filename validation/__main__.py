@@ -3,6 +3,21 @@ import argparse
 import sys
 
 
+def positive(kind):
+    """An argparse type: a number of ``kind`` (int or float) that must be > 0."""
+    def parse(text):
+        try:
+            value = kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -18,25 +33,27 @@ def main(argv=None):
     big.add_argument("--m", type=float, default=1e8)
     big.add_argument("--steps", type=int, default=3)
     mpi = sub.add_parser("bench-mpi", help="Euler steps sharded over 1, 2, ... MPI ranks: throughput per rank, exchange time (needs .[mpi])")
-    mpi.add_argument("--m", type=float, nargs="+", default=[1e6, 1e7])
-    mpi.add_argument("--s", type=int, nargs="+", default=[10, 1000])
-    mpi.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
-    mpi.add_argument("--steps", type=int, default=20)
+    mpi.add_argument("--m", type=positive(int), nargs="+", default=[10**6, 10**7])
+    mpi.add_argument("--s", type=positive(int), nargs="+", default=[10, 1000])
+    mpi.add_argument("--ranks", type=positive(int), nargs="+", default=[1, 2])
+    mpi.add_argument("--steps", type=positive(int), default=20)
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
     att.add_argument("--t-end", type=float, default=20.0)
     limit = sub.add_parser("mean-field", help="finite particles vs the histogram solver: error against m")
     limit.add_argument("--case", default="gaussian-4", choices=["gaussian-4", "biweight-sine8"])
-    limit.add_argument("--m", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5, 1e6])
-    limit.add_argument("--seeds", type=int, default=3)
+    limit.add_argument("--m", type=positive(int), nargs="+", default=[10**2, 10**3, 10**4, 10**5, 10**6])
+    limit.add_argument("--seeds", type=positive(int), default=3)
     limit.add_argument("--grid", type=int, nargs=2, default=None, metavar=("N_R", "N_THETA"), help="histogram taken as rho_inf (default: the case's)")
     limit.add_argument("--out", default="figures", help="folder of the figure mean_field_limit_<case>.png and of the particle sweep "
                        "particles-<case>/ (default figures/; run again, finished runs are reused)")
-    limit.add_argument("--workers", type=int, default=1, help="local worker processes for the particle runs (default 1)")
-    limit.add_argument("--threads", type=int, default=None, help="numba threads per worker (default: every core)")
+    limit.add_argument("--workers", type=positive(int), default=1, help="local worker processes for the particle runs (default 1)")
+    limit.add_argument("--threads", type=positive(int), default=None, help="numba threads per worker (default: every core)")
     limit.add_argument("--mpi", action="store_true", help="particle runs on MPI ranks: mpiexec -n N python -m mpi4py.futures -m validation mean-field --mpi")
     args = parser.parse_args(argv)
+    if args.command == "mean-field" and (len(set(args.m)) < 2 or args.seeds < 2):
+        parser.error("mean-field fits a slope and a seed spread: give at least two values of --m and --seeds 2 or more")
     if args.command == "bench-field":
         from . import bench_field
 
@@ -52,7 +69,7 @@ def main(argv=None):
 
         Path(args.out).mkdir(parents=True, exist_ok=True)
         figure = Path(args.out) / f"mean_field_limit_{args.case}.png"
-        mean_field_limit.run(args.case, [int(m) for m in args.m], tuple(range(args.seeds)), args.grid, figure=figure, out=args.out,
+        mean_field_limit.run(args.case, args.m, tuple(range(args.seeds)), args.grid, figure=figure, out=args.out,
                              workers=args.workers, threads=args.threads, mpi=args.mpi)
     elif args.command == "bench":
         from . import bench_particles
@@ -61,7 +78,7 @@ def main(argv=None):
     elif args.command == "bench-mpi":
         from . import bench_mpi
 
-        bench_mpi.run([int(m) for m in args.m], args.s, args.ranks, args.steps)
+        bench_mpi.run(args.m, args.s, args.ranks, args.steps)
     elif args.command == "bench-big":
         from . import bench_particles
 

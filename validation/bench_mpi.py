@@ -62,6 +62,11 @@ def run(m_values=(10**6, 10**7), s_values=(10, 1000), ranks=(1, 2), steps=20, st
     mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
     if not Path(mpiexec).exists():
         raise SystemExit("bench-mpi needs mpiexec: pip install '.[mpi]'")
+    from meanfield.kernels.field import n_chunks
+
+    for m in m_values:
+        if max(ranks) > n_chunks(m):
+            raise SystemExit(f"bench-mpi: m = {m} makes {n_chunks(m)} reduction chunk(s), too few for {max(ranks)} ranks; give a larger --m")
     cores = os.cpu_count() or 1
     rows = []
     print(f"Euler steps sharded over MPI ranks ({cores} cores; numba threads per rank = cores / ranks); the exchange keeps the serial bits", file=out)
