@@ -37,16 +37,15 @@ def arc_moments(samples, r, theta):
     reg = samples.regions
     work = np.empty((_k.n_chunks(r.size), reg.n_arcs, 2))
     out = np.empty((reg.n_arcs, 2))
-    _k.arc_moments(r, theta, reg.angles, reg.table, _k.chunk_size(r.size), work)
+    _k.arc_moments(r, theta, reg.lookup, _k.chunk_size(r.size), work)
     _k.reduce_chunks(work, out)
     return out
 
 
 def residuals_from_moments(samples, moments, m):
     """Residuals rho_j = f(x_j) - y_j from per-arc moments of m particles."""
-    reg = samples.regions
     rho = np.empty(samples.s)
-    _k.residuals_from_moments(moments, samples.x, samples.y, reg.arc_on, reg.arc_off, float(m), rho)
+    _k.residuals_from_moments(moments, samples.arcs, float(m), rho)
     return rho
 
 
@@ -73,9 +72,8 @@ def arc_fields(samples, rho):
     """Per-arc field vectors g_k = sum_{j in C_k} rho_j xt_j, shape (2s, 2)."""
     samples = as_samples(samples)
     rho = _as_residuals(samples, rho)
-    reg = samples.regions
-    g = np.empty((reg.n_arcs, 2))
-    _k.arc_field(rho, samples.x, reg.arc_count, reg.arc_prefix, g)
+    g = np.empty((samples.regions.n_arcs, 2))
+    _k.arc_field(rho, samples.arcs, g)
     return g
 
 
@@ -106,7 +104,7 @@ def velocity(samples, r, theta, rho=None, tv=0.0):
     reg = samples.regions
     dr = np.empty_like(r)
     dtheta = np.empty_like(theta)
-    _k.particle_velocity(r, theta, reg.angles, reg.table, g, float(tv), dr, dtheta)
+    _k.particle_velocity(r, theta, reg.lookup, g, float(tv), dr, dtheta)
     return dr, dtheta
 
 

@@ -11,6 +11,7 @@ The paper prints arctan(-b/a), which loses half the circle (a < 0).
 import numpy as np
 
 from .kernels.arcs import TWO_PI
+from .kernels.params import layer_norms_many
 
 
 def to_canonical(a, b, c, alpha):
@@ -35,19 +36,16 @@ def from_canonical(r, theta, delta, alpha):
 
         c^2 = (delta + sqrt(delta^2 + 4 q^2)) / 2,   n^2 = (-delta + sqrt(delta^2 + 4 q^2)) / 2,
 
-    each evaluated in the form free of cancellation. sign(c) = sign(r), (a, -b) = n d(theta).
+    each evaluated in the form free of cancellation (:func:`meanfield.kernels.primitives.layer_norms`,
+    the formula the delta-metric kernels use). sign(c) = sign(r), (a, -b) = n d(theta).
     A neuron with r = 0 and delta > 0 has a = b = 0 and loses its angle.
     """
-    r, theta, delta = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (r, theta, delta)))
-    q = alpha * r / r.size
-    root = np.sqrt(delta * delta + 4.0 * q * q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        big_c = np.where(delta >= 0, (delta + root) / 2, 2 * q * q / (root - delta))
-        big_n = np.where(delta <= 0, (root - delta) / 2, 2 * q * q / (root + delta))
-    big_c = np.nan_to_num(big_c, nan=0.0)
-    big_n = np.nan_to_num(big_n, nan=0.0)
-    n = np.sqrt(big_n)
-    c = np.copysign(np.sqrt(big_c), r)
+    r, theta, delta = (np.ascontiguousarray(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (r, theta, delta))))
+    q = np.ascontiguousarray(alpha * r / r.size).reshape(-1)
+    big_n, big_c = np.empty_like(q), np.empty_like(q)
+    layer_norms_many(q, delta.reshape(-1), big_n, big_c)
+    n = np.sqrt(big_n).reshape(r.shape)
+    c = np.copysign(np.sqrt(big_c).reshape(r.shape), r)
     return n * np.cos(theta), -n * np.sin(theta), c
 
 

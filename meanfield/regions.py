@@ -3,7 +3,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels.arcs import TWO_PI, bucket_table, locate_many
+from .kernels.arcs import TWO_PI, ArcTable, bucket_table, locate_many
 
 BUCKETS_PER_ANGLE = 8  # most buckets then hold no boundary angle: one comparison per search
 
@@ -46,6 +46,8 @@ class Regions:
         Positions of each sample's on and off angle in ``angles``.
     table : ndarray of int (nb+1,)
         Bucket table for the O(1) arc search of :func:`meanfield.kernels.arcs.locate_wrapped`.
+    lookup : meanfield.kernels.arcs.ArcTable
+        (angles, table) together, as the kernels take them.
     arc_count, arc_prefix : ndarray (2s,) of int and bool
         Size of each arc's active set and whether it is the prefix {j < count} (else the suffix
         {j >= s - count}) of the sorted samples; every active set is one or the other.
@@ -67,6 +69,7 @@ class Regions:
         self.arc_on = position[:s]
         self.arc_off = position[s:]
         self.table = bucket_table(self.angles, BUCKETS_PER_ANGLE * self.angles.size)
+        self.lookup = ArcTable(self.angles, self.table)
         # exact integer difference array over the cyclic runs B_j
         diff = np.zeros(2 * s + 1, dtype=np.int64)
         np.add.at(diff, self.arc_on, 1)
@@ -104,7 +107,7 @@ class Regions:
         """Arc index of each angle (radians, any real value; reduced mod 2 pi)."""
         theta = np.asarray(theta)
         out = np.empty(theta.shape, dtype=np.int64)
-        locate_many(theta.ravel(), self.angles, self.table, out.ravel())
+        locate_many(theta.ravel(), self.lookup, out.ravel())
         return out
 
     def __repr__(self):

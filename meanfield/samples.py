@@ -55,6 +55,15 @@ class Samples:
 
         return Regions(self)
 
+    @cached_property
+    def arcs(self):
+        """The samples with their regions as the O(s) kernels take them
+        (:class:`meanfield.kernels.field.SampleArcs`)."""
+        from .kernels.field import SampleArcs
+
+        reg = self.regions
+        return SampleArcs(self.x, self.y, reg.arc_on, reg.arc_off, reg.arc_count, reg.arc_prefix)
+
     @classmethod
     def from_csv(cls, path):
         """Read samples from a two-column text file ``x, y`` (``#`` starts a comment)."""

@@ -72,6 +72,8 @@ SCHEMA = {
         "r_max": Key(6.0, "histogram: the grid covers |r| < r_max", "float", positive=True),
         "order": Key(2, "histogram: 1 = upwind + Euler, 2 = MUSCL + Heun", "int", (1, 2)),
         "cfl": Key(0.9, "histogram: share of the stability limit used by each step", "float", positive=True),
+        "substeps": Key(2, "histogram: theta sub-steps of the outer rows per step, each row taking what its |r| needs (the step "
+                        "then set by the r-transport; 0 = unsplit, every step set by the angular speed of the outer rows)", "int", low=0),
     },
     "stop": {
         "t_end": Key(100.0, "stop at this time of the solver's clock (mean-field time for particles and histogram)", "float", positive=True),

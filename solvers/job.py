@@ -66,7 +66,7 @@ def build_solver(config, samples, comm=None):
             raise ValueError("the histogram solver runs on one process; run it without mpiexec (or shard a particle solver)")
         return HistogramSolver(
             samples, initial_density(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
-            tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], record_every=None, rng=seed,
+            tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], substeps=solver["substeps"] or None, record_every=None, rng=seed,
         )
     alpha = alpha_of(config)
     shard = Shard(m, comm)

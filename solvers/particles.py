@@ -15,6 +15,7 @@ METHODS = ("euler", "heun", "rk4")
 # explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
 # for l < s - 1 (each stage point uses the previous stage's velocity alone)
 TABLEAUS = {
+    "euler": (np.zeros((1, 1)), np.ones(1)),
     "heun": (np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5])),
     "rk4": (
         np.array([[0.0, 0, 0, 0], [0.5, 0, 0, 0], [0.0, 0.5, 0, 0], [0.0, 0, 1.0, 0]]),
@@ -96,13 +97,14 @@ class ParticleSolver(Evolution):
             self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (local,)))
             check_finite(delta=self.delta)
             self.alpha = float(alpha)
-        self._metric = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
+        q_per_r, m_over_alpha_sq = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
+        self._metric = pk.Metric(self.delta, q_per_r, m_over_alpha_sq, 1.0 / m)
         reg = self.samples.regions
         self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
-        fk.arc_moments(self.r, self.theta, reg.angles, reg.table, self.shard.chunk, self._work)
+        fk.arc_moments(self.r, self.theta, reg.lookup, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
-        self._rk = None if method == "euler" else _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
+        self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
 
     KIND = "particles"
 
@@ -144,42 +146,31 @@ class ParticleSolver(Evolution):
         r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
         vr, vt = field.velocity(self.samples, r, theta, tv=self.tv)
         if self.delta.size:
-            pk.apply_metric(r, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, vr, vt)
+            pk.apply_metric(r, self._metric, vr, vt)
         return vr, vt
 
     def _advance(self, h):
-        reg = self.samples.regions
-        if self.method == "euler":
-            pk.euler_canonical(
-                self.r, self.theta, reg.angles, reg.table, self._field(), h, self.tv,
-                self.delta, self._metric[0], self._metric[1], 1.0 / self.m, self.shard.chunk, self._work,
-            )
-            self.shard.reduce(self._work, self._moments)
-            return h
         a, b = TABLEAUS[self.method]
         rk = self._rk
         g = self._field()
         for s in range(b.size):
             final = s == b.size - 1
-            pk.runge_kutta_stage(
-                self.r, self.theta, reg.angles, reg.table, g, s, a[s, s - 1] if s else 0.0, 0.0 if final else a[s + 1, s], b, h,
-                self.tv, self.delta, self._metric[0], self._metric[1], 1.0 / self.m, rk.k_prev, rk.acc, self.shard.chunk, self._work,
-            )
+            stage = pk.Stage(s, h, a[s, s - 1] if s else 0.0, 0.0 if final else a[s + 1, s], b, rk.k_prev, rk.acc)
+            pk.runge_kutta_stage(self.r, self.theta, self.samples.regions.lookup, g, self.tv, self._metric, stage, self.shard.chunk, self._work)
             self.shard.reduce(self._work, self._moments if final else rk.moments)
             if not final:  # the field of the next stage point, into preallocated buffers
-                fk.residuals_from_moments(rk.moments, self.samples.x, self.samples.y, reg.arc_on, reg.arc_off, float(self.m), rk.rho)
-                fk.arc_field(rk.rho, self.samples.x, reg.arc_count, reg.arc_prefix, rk.g)
+                fk.field_from_moments(rk.moments, self.samples.arcs, float(self.m), rk.rho, rk.g)
                 g = rk.g
         return h
 
 
 class _StageBuffers:
-    """Scratch of a Runge-Kutta step, allocated once: the last stage velocity per particle, the
-    running sum of b_l k_l (with more than two stages), and the stage point's moments, residuals
-    and field. Not part of the state: a step starts and ends without them."""
+    """Scratch of a Runge-Kutta step, allocated once: the last stage velocity per particle (more
+    than one stage), the running sum of b_l k_l (more than two stages), and the stage point's
+    moments, residuals and field. Not part of the state: a step starts and ends without them."""
 
     def __init__(self, stages, m, n_arcs, s):
-        self.k_prev = np.empty((2, m))
+        self.k_prev = np.empty((2, m if stages > 1 else 0))
         self.acc = np.empty((2, m if stages > 2 else 0))
         self.moments = np.empty((n_arcs, 2))
         self.rho = np.empty(s)
@@ -234,7 +225,7 @@ class FullParticleSolver(Evolution):
         reg = self.samples.regions
         self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
-        pk.full_moments(self.a, self.b, self.c, reg.angles, reg.table, self.shard.chunk, self._work)
+        pk.full_moments(self.a, self.b, self.c, reg.lookup, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
 
     KIND = "full"
@@ -272,9 +263,8 @@ class FullParticleSolver(Evolution):
         return params.to_canonical(self.a, self.b, self.c, self.alpha)
 
     def _advance(self, h):
-        reg = self.samples.regions
         pk.gd_full(
-            self.a, self.b, self.c, reg.angles, reg.table, self._field(), h / self.alpha,
+            self.a, self.b, self.c, self.samples.regions.lookup, self._field(), h / self.alpha,
             "a" in self.train, "b" in self.train, "c" in self.train, self.shard.chunk, self._work,
         )
         self.shard.reduce(self._work, self._moments)

@@ -1,12 +1,11 @@
 """Brute-force O(m s) integrators: the oracle of the solver tests and the benchmark baseline.
 
 They use only :mod:`meanfield.reference` (pre-activations and their signs) and the definitions;
-the metric of Proposition 4 is formed from the full parameters (a, b, c), not from the closed
-form in (r, delta) used by the fast kernels.
+the metric of Proposition 4 is formed from n^2 = a^2 + b^2 and c^2 computed here, in a form of
+their own, not from the kernels' primitive.
 """
 import numpy as np
 
-from meanfield import params
 from meanfield import reference as ref
 
 
@@ -15,10 +14,21 @@ def _velocity(samples, r, theta, tv, delta, alpha):
     dr, dth = ref.velocity(samples, r, theta, tv=tv)
     if delta is not None:
         m = r.size
-        a, b, c = params.from_canonical(r, theta, delta, alpha)
-        dr = dr * (m / alpha) ** 2 * (a * a + b * b + c * c) / m
-        dth = dth / (a * a + b * b) / m
+        n2, c2 = _squared_norms(alpha * r / m, delta)
+        dr = dr * (m / alpha) ** 2 * (n2 + c2) / m
+        dth = dth / n2 / m
     return dr, dth
+
+
+def _squared_norms(q, delta):
+    """n^2 = a^2 + b^2 and c^2 of neurons with c n = q and c^2 - n^2 = delta, written apart from the
+    kernels' form: the larger of the two from the quadratic formula (no cancellation), the other
+    as q^2 over it."""
+    root = np.sqrt(delta * delta + 4 * q * q)
+    larger = (root + np.abs(delta)) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        smaller = q * q / larger
+    return np.where(delta <= 0, larger, smaller), np.where(delta <= 0, smaller, larger)
 
 
 def euler_canonical(samples, r, theta, *, dt, steps, tv=0.0, delta=None, alpha=None):
@@ -74,15 +84,10 @@ def _limited(left, centre, right):
     return 0.0
 
 
-def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
-    """One forward-Euler step of the histogram solver's finite-volume scheme, face by face.
-
-    Speeds come straight from g: u = -r <g_k, t(phi)> at a theta-face phi with the g of the arc on
-    each side, v = -<g_k, cell average of d> - tv sign(r) in r (a ray: -<g_k, d(ray)> - tv sign(r)).
-    ``zero``: masses on r = 0 of the theta-cells, then of the rays. Returns the new cell, ray and
-    r = 0 masses and the mass that left through |r| = r_max. Python loops: small grids only.
-    """
-    n_r, n_c = cells.shape
+def _theta_transport(grid, cells, rays, g, dt, order, rows):
+    """The theta-fluxes of one forward-Euler step dt of the rows ``rows``, face by face: new cell
+    and ray masses (the other rows unchanged)."""
+    n_c = cells.shape[1]
     new_cells, new_rays = cells.astype(np.float64), rays.astype(np.float64)
     dens = cells / grid.width  # per unit theta
     ray_at = {int(f): int(q) for f, q in enumerate(grid.face_ray) if q >= 0}
@@ -92,7 +97,7 @@ def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
             return 0.0
         return _limited(dens[i, c - 1], dens[i, c], dens[i, (c + 1) % n_c])
 
-    for i in range(n_r):
+    for i in rows:
         r = grid.rc[i]
         for f in range(n_c):
             below, above = (f - 1) % n_c, f
@@ -123,6 +128,30 @@ def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
                 new_cells[i, below] += rays[i, q] * u_above / (u_above - u_below)
                 new_cells[i, above] += rays[i, q] * -u_below / (u_above - u_below)
                 new_rays[i, q] -= rays[i, q]
+    return new_cells, new_rays
+
+
+def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0, substeps=None):
+    """One forward-Euler step of the histogram solver's finite-volume scheme, face by face.
+
+    Speeds come straight from g: u = -r <g_k, t(phi)> at a theta-face phi with the g of the arc on
+    each side, v = -<g_k, cell average of d> - tv sign(r) in r (a ray: -<g_k, d(ray)> - tv sign(r)).
+    ``zero``: masses on r = 0 of the theta-cells, then of the rays. ``substeps`` None: the theta-
+    and r-fluxes of the cells both from the given state; else (n_r,) counts: row i first takes
+    substeps[i] theta steps of dt / substeps[i], and the r-fluxes come from their result. Returns
+    the new cell, ray and r = 0 masses and the mass that left through |r| = r_max. Python loops:
+    small grids only.
+    """
+    n_r, n_c = cells.shape
+    if substeps is None:
+        new_cells, new_rays = _theta_transport(grid, cells, rays, g, dt, order, range(n_r))
+        source = cells
+    else:
+        new_cells, new_rays = cells, rays
+        for i in range(n_r):
+            for _ in range(int(substeps[i])):
+                new_cells, new_rays = _theta_transport(grid, new_cells, new_rays, g, dt / substeps[i], order, [i])
+        source = new_cells.copy()
 
     half = n_r // 2  # rows half - 1 and half meet at r = 0
 
@@ -173,7 +202,7 @@ def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0):
     v_cells = np.array([-g[grid.cell_arc[c]] @ grid.mean_d[c] for c in range(n_c)])
     v_rays = np.array([-g[grid.ray_arc[q]] @ grid.ray_d[q] for q in range(rays.shape[1])])
     new_zero = np.array(zero, dtype=np.float64)
-    outflow = r_step(cells, v_cells, zero[:n_c], new_cells, new_zero[:n_c])
+    outflow = r_step(source, v_cells, zero[:n_c], new_cells, new_zero[:n_c])
     staying = new_rays.copy()  # ray mass moves in r after the theta pass
     outflow += r_step(staying, v_rays, zero[n_c:], new_rays, new_zero[n_c:])
     return new_cells, new_rays, new_zero, outflow

@@ -37,6 +37,10 @@ def main(argv=None):
     mpi.add_argument("--s", type=positive(int), nargs="+", default=[10, 1000])
     mpi.add_argument("--ranks", type=positive(int), nargs="+", default=[1, 2])
     mpi.add_argument("--steps", type=positive(int), default=20)
+    hist = sub.add_parser("bench-histogram", help="histogram solver: error against a fine grid and wall time, unsplit vs sub-cycled")
+    hist.add_argument("--case", nargs="+", default=["gaussian-4", "biweight-sine8"], choices=["gaussian-4", "biweight-sine8"])
+    hist.add_argument("--substeps", type=positive(int), nargs="+", default=[2, 4])
+    hist.add_argument("--quick", action="store_true", help="coarse grids and reference (seconds; for tests)")
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
@@ -75,6 +79,10 @@ def main(argv=None):
         from . import bench_particles
 
         bench_particles.run([int(m) for m in args.m], args.s, torch_baseline=not args.no_torch)
+    elif args.command == "bench-histogram":
+        from . import bench_histogram
+
+        bench_histogram.run(args.case, args.substeps, quick=args.quick)
     elif args.command == "bench-mpi":
         from . import bench_mpi
 

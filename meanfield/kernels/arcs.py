@@ -10,9 +10,14 @@ boundary angles whose bucket is below b. The same function :func:`bucket_of` buc
 (when the table is built) and the particles, so the count of angles <= t is ``table[b]`` plus the
 angles of t's own bucket that are <= t: exact, and typically one comparison.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .._compile import kernel, prange
+
+ArcTable = namedtuple("ArcTable", ["angles", "table"])
+ArcTable.__doc__ = """What an arc search needs: the sorted boundary angles (2s,) and their bucket table (nb + 1,)."""
 
 TWO_PI = 2.0 * np.pi
 LINEAR_SCAN_MAX = 8  # beyond this many angles in one bucket (clustered x), bisect
@@ -42,12 +47,14 @@ def bucket_of(t, nb):
 
 
 @kernel(inline=True)
-def locate_wrapped(t, angles, table):
-    """Arc index of an angle t in [0, 2 pi): (number of angles <= t) - 1, cyclically.
+def locate_wrapped(t, arcs):
+    """Arc index of an angle t in [0, 2 pi) among ``arcs`` (an :class:`ArcTable`): (number of
+    angles <= t) - 1, cyclically.
 
     O(1) typically, O(log s) at worst (many angles in one bucket). A NaN gets a valid index, so a
     diverged particle never reads out of bounds; its NaN reaches the moments instead.
     """
+    angles, table = arcs
     nb = table.size - 1
     b = bucket_of(t, nb)
     lo = table[b]
@@ -69,8 +76,10 @@ def locate_wrapped(t, angles, table):
 
 
 @kernel(inline=True)
-def in_arc(t, k, angles):
-    """True when t in [0, 2 pi) lies in arc k; equal to ``locate_wrapped(t) == k`` for non-empty arcs."""
+def in_arc(t, k, arcs):
+    """True when t in [0, 2 pi) lies in arc k; equal to ``locate_wrapped(t, arcs) == k`` for
+    non-empty arcs."""
+    angles = arcs.angles
     n = angles.size
     if k < n - 1:
         return angles[k] <= t and t < angles[k + 1]
@@ -89,7 +98,7 @@ def bucket_table(angles, nb):
 
 
 @kernel(parallel=True)
-def locate_many(theta, angles, table, out):
+def locate_many(theta, arcs, out):
     """Arc index of every angle of ``theta`` (any real values) into ``out``."""
     for i in prange(theta.size):
-        out[i] = locate_wrapped(wrap_angle(theta[i]), angles, table)
+        out[i] = locate_wrapped(wrap_angle(theta[i]), arcs)

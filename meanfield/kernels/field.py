@@ -10,6 +10,8 @@ would: gathering them and reducing in chunk order gives the serial bits.
 Particles are processed in blocks of BLOCK: first sin and cos of the whole block (a loop that
 vectorises, :mod:`.trig`), then the arc search and the per-particle work, which do not.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .._compile import kernel, prange
@@ -20,6 +22,11 @@ from .trig import sincos_block
 BLOCK = 256
 CHUNK_MIN = 16384
 CHUNK_MAX_COUNT = 256
+
+SampleArcs = namedtuple("SampleArcs", ["x", "y", "arc_on", "arc_off", "arc_count", "arc_prefix"])
+SampleArcs.__doc__ = """What the O(s) kernels need of the samples and their regions: sorted x, y (s,); the run
+B_j = arc_on[j] .. arc_off[j] - 1 of each sample; the size of each arc's active set and whether it
+is a prefix of the samples (2s,). See :class:`meanfield.Regions`."""
 
 
 def n_chunks(m):
@@ -53,7 +60,7 @@ def reduce_chunks(work, out):
 
 
 @kernel(parallel=True)
-def arc_moments(r, theta, angles, table, chunk, work):
+def arc_moments(r, theta, arcs, chunk, work):
     """Per-chunk, per-arc first moments: work[c, k] = sum over particles i of chunk c with th_i in
     A_k of r_i d(th_i); :func:`reduce_chunks` makes them M_k.
 
@@ -70,7 +77,7 @@ def arc_moments(r, theta, angles, table, chunk, work):
             count = min(BLOCK, hi - start)
             sincos_block(theta, start, count, sn, cs)
             for j in range(count):
-                k = locate_wrapped(wrap_angle(theta[start + j]), angles, table)
+                k = locate_wrapped(wrap_angle(theta[start + j]), arcs)
                 add_moment(buf, k, float(r[start + j]), cs[j], sn[j])
 
 
@@ -96,22 +103,32 @@ def run_sums(per_arc, arc_on, arc_off, out):
 
 
 @kernel
-def residuals_from_moments(moments, x, y, arc_on, arc_off, m, out):
-    """rho_j = <xt_j, sum_{k in B_j} M_k> / m - y_j."""
+def residuals_from_moments(moments, sa, m, out):
+    """rho_j = <xt_j, sum_{k in B_j} M_k> / m - y_j for the samples of ``sa`` (:class:`SampleArcs`)."""
+    x, y = sa.x, sa.y
     runs = np.empty((x.size, 2))
-    run_sums(moments, arc_on, arc_off, runs)
+    run_sums(moments, sa.arc_on, sa.arc_off, runs)
     for j in range(x.size):
         out[j] = (x[j] * runs[j, 0] + runs[j, 1]) / m - y[j]
 
 
 @kernel
-def arc_field(rho, x, arc_count, arc_prefix, g):
+def field_from_moments(moments, sa, m, rho, g):
+    """Residuals ``rho`` (s,) and arc fields ``g`` (2s, 2) of the state with per-arc moments
+    ``moments`` and normalisation m, O(s)."""
+    residuals_from_moments(moments, sa, m, rho)
+    arc_field(rho, sa, g)
+
+
+@kernel
+def arc_field(rho, sa, g):
     """g_k = sum_{j in C_k} rho_j xt_j for every arc, O(s).
 
     Each active set is a prefix or a suffix of the sorted samples, so g_k is a forward or a
     backward partial sum: exact zeros for the empty set, and no cancellation between added and
     removed terms.
     """
+    x, arc_count, arc_prefix = sa.x, sa.arc_count, sa.arc_prefix
     s = rho.size
     forward = np.zeros((s + 1, 2))
     backward = np.zeros((s + 1, 2))
@@ -131,7 +148,7 @@ def arc_field(rho, x, arc_count, arc_prefix, g):
 
 
 @kernel(parallel=True)
-def particle_velocity(r, theta, angles, table, g, tv, dr, dtheta):
+def particle_velocity(r, theta, arcs, g, tv, dr, dtheta):
     """dr = -<g_k, d(th)> - tv sign(r),  dtheta = -r <g_k, t(th)>  for th in arc k."""
     m = r.size
     nblock = (m + BLOCK - 1) // BLOCK
@@ -143,5 +160,5 @@ def particle_velocity(r, theta, angles, table, g, tv, dr, dtheta):
         sincos_block(theta, start, count, sn, cs)
         for j in range(count):
             i = start + j
-            k = locate_wrapped(wrap_angle(theta[i]), angles, table)
+            k = locate_wrapped(wrap_angle(theta[i]), arcs)
             dr[i], dtheta[i] = arc_velocity(g, k, float(r[i]), cs[j], sn[j], tv)

@@ -1,5 +1,6 @@
 """Inline primitives that the fused kernels share: each formula of the velocity field, of the
-per-arc moments and of the stored angle is written here once.
+per-arc moments, of the stored angle, of the ray (Filippov) rule and of the metric of
+Proposition 4 is written here once.
 
 A particle w = (r, th) on arc k, with d(th) = (cos th, sin th) and t(th) = (-sin th, cos th):
 
@@ -8,6 +9,8 @@ A particle w = (r, th) on arc k, with d(th) = (cos th, sin th) and t(th) = (-sin
 
 and the per-arc first moment M_k = sum_{i in A_k} r_i d(th_i) that gives the residuals in O(s).
 """
+import math
+
 from .._compile import kernel
 from .arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
 from .trig import sincos_block
@@ -44,7 +47,7 @@ def store_angle(theta, i, value):
 
 
 @kernel(inline=True)
-def add_block_moments(buf, r_blk, t_blk, arc, count, angles, table, sn, cs):
+def add_block_moments(buf, r_blk, t_blk, arc, count, arcs, sn, cs):
     """Add the moments of a block of ``count`` positions (r_blk, t_blk in [0, 2 pi)) to buf.
 
     ``arc`` holds an arc near each position (where it was before a small move): it is searched
@@ -53,6 +56,75 @@ def add_block_moments(buf, r_blk, t_blk, arc, count, angles, table, sn, cs):
     sincos_block(t_blk, 0, count, sn, cs)
     for j in range(count):
         k = arc[j]
-        if not in_arc(t_blk[j], k, angles):
-            k = locate_wrapped(t_blk[j], angles, table)
+        if not in_arc(t_blk[j], k, arcs):
+            k = locate_wrapped(t_blk[j], arcs)
         add_moment(buf, k, r_blk[j], cs[j], sn[j])
+
+
+@kernel(inline=True)
+def ray_transfer(u_low, u_high, q_low, q_high, on_ray, scale):
+    """One upwind step of the mass at a ray (a theta-face on a boundary angle, or r = 0 under the
+    TV term), where the velocity jumps from ``u_low`` just below to ``u_high`` just above.
+
+    ``q_low``, ``q_high``: upwind states of the cells on the two sides (mass per unit length);
+    ``on_ray``: the mass on the ray; ``scale``: the step over the unit of q (dt, or dt / dr).
+    Returns (change below, change above, mass left on the ray), in the rule of Filippov:
+
+    - both > 0 (or both < 0): 0 is not in the convex hull of the two velocities, the flow
+      crosses, and the ray releases its mass downstream;
+    - u_low >= 0 >= u_high: the ray attracts (a side may be dead, u = 0); both sides feed it;
+    - u_low <= 0 <= u_high, not both 0: the ray repels; nothing crosses, and its mass leaves to
+      the two sides, the share u_high / (u_high - u_low) below. Staying is a Filippov solution
+      too, but particles do not select it: sliding on an attracting ray they chatter across it
+      and spend these shares of their time on each side (the sliding mode), and when the ray
+      turns repulsive each leaves on the side it is on. Next to a dead side (u = 0) all of it
+      goes there.
+    """
+    if u_low > 0.0 and u_high > 0.0:
+        x = scale * u_low * q_low
+        return -x, x + on_ray, 0.0
+    if u_low < 0.0 and u_high < 0.0:
+        x = scale * (-u_high) * q_high
+        return x + on_ray, -x, 0.0
+    if u_low >= 0.0 and u_high <= 0.0:
+        x_low = scale * u_low * q_low
+        x_high = scale * (-u_high) * q_high
+        return -x_low, -x_high, on_ray + x_low + x_high
+    to_low = on_ray * (u_high / (u_high - u_low))  # a share <= 1 first: to_low <= on_ray exactly
+    return to_low, on_ray - to_low, 0.0
+
+
+@kernel(inline=True)
+def layer_norms(q, delta):
+    """(n^2, c^2, sqrt(delta^2 + 4 q^2)) of a neuron with c n = q and c^2 - n^2 = delta
+    (n = |(a, b)|; Lemma 3's invariant), from n^4 + delta n^2 = q^2:
+
+        n^2 = (sqrt(delta^2 + 4 q^2) - delta) / 2,   c^2 = (sqrt(delta^2 + 4 q^2) + delta) / 2,
+
+    each evaluated in the form free of cancellation (2 q^2 / (root +- delta) where the sum would
+    cancel), the root by hypot and q^2 / x as q (q / x) (squares below 1e-308 would underflow).
+    """
+    root = math.hypot(delta, 2.0 * q)  # no underflow or overflow of the squares
+    if delta <= 0.0:
+        n2 = 0.5 * (root - delta)
+    else:
+        n2 = 2.0 * q * (q / (root + delta))
+    if delta >= 0.0:
+        c2 = 0.5 * (delta + root)
+    else:
+        c2 = 2.0 * q * (q / (root - delta))
+    return n2, c2, root
+
+
+@kernel(inline=True)
+def delta_metric(r, delta, q_per_r, m_over_alpha_sq):
+    """Diagonal metric P = (P_r, P_th) of Proposition 4 for one neuron, from (r, delta), q = alpha r / m:
+
+    P_r = (m / alpha)^2 (n^2 + c^2) = (m / alpha)^2 sqrt(delta^2 + 4 q^2),  P_th = 1 / n^2.
+
+    A neuron with n = 0 has P_th = 0 here: its angular velocity r <g, t> is 0 as well and the
+    limit of the product is not defined.
+    """
+    n2, _, root = layer_norms(q_per_r * r, delta)
+    p_th = 1.0 / n2 if n2 > 0.0 else 0.0
+    return m_over_alpha_sq * root, p_th

@@ -21,12 +21,36 @@ per unit length: the CFL limit halves. The density may jump across a boundary ra
 there), so a cell next to a ray gets no theta-slope, nor a row next to r = 0 an r-slope when tv > 0.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from meanfield._compile import kernel, prange
-from meanfield.kernels.field import arc_field, residuals_from_moments
-from meanfield.kernels.primitives import add_moment
+from meanfield.kernels.field import field_from_moments
+from meanfield.kernels.primitives import add_moment, ray_transfer
+
+Grid = namedtuple("Grid", ["rc", "dr", "r_out", "inv_width", "has_slope", "cell_arc", "mean_d", "t_face", "face_ray", "ray_face", "ray_arc", "ray_d"])
+Grid.__doc__ = """The arrays of :class:`solvers.histogram.CylinderGrid` that the kernels read: r-centres
+``rc`` (n_r,), ``dr``, ``r_out`` (largest |r| of a cell centre); per theta-cell (n_c,):
+``inv_width``, ``has_slope`` (1.0 for a cell with no boundary ray on its faces), ``cell_arc``,
+``mean_d`` (n_c, 2) the cell average of d(theta), ``t_face`` (n_c, 2) t at the left face,
+``face_ray`` (ray on the face, else -1); per distinct ray (n_q,): ``ray_face`` (its face),
+``ray_arc`` (the arc starting there), ``ray_d`` (n_q, 2) d at the ray."""
+
+Masses = namedtuple("Masses", ["cells", "rays", "zero"])
+Masses.__doc__ = """Cell masses (n_r, n_c), ray masses (n_r, n_q) and the masses on r = 0 (n_c + n_q,):
+of the theta-cells, then of the rays (always 0 without the TV term)."""
+
+StepState = namedtuple("StepState", ["moments", "rho", "g", "w", "w_ray", "v_cell", "v_ray"])
+StepState.__doc__ = """What a step needs from a state: per-arc ``moments`` and fields ``g`` (n_arcs, 2),
+residuals ``rho`` (s,); the speeds: ``w`` (n_c,) angular speed per unit r at each theta-face (0 on
+ray faces), ``w_ray`` (n_q, 2) just below and just above each ray, and the radial velocities
+``v_cell`` (n_c,), ``v_ray`` (n_q,) without the TV term."""
+
+Scratch = namedtuple("Scratch", ["after_theta", "staying", "slopes_cells", "slopes_rays", "out_cells", "out_rays"])
+Scratch.__doc__ = """Work space of a step: cell masses after the theta pass (n_r, n_c) and the ray mass
+staying on the rays (n_r, n_q); r-slopes of the cells and of the rays (shapes of the masses); mass
+leaving each column and ray through r = -r_max (row 0) and r_max (row 1), (2, n_c) and (2, n_q)."""
 
 
 @kernel(inline=True)
@@ -62,10 +86,10 @@ def _r_row(M, S, Z, i, v, tv, courant, new, new_Z, out):
     crosses r = 0; writes the masses on r = 0 after the step (``new_Z``, from ``Z``) and, for the
     outer rows, the outflow through r = -r_max (``out[0]``) and r_max (``out[1]``).
 
-    With tv > 0 the face r = 0 holds mass and works like a ray, with the radial velocities v + tv
-    below and v - tv above it: both > 0 (v > tv) or both < 0: the flow crosses and releases the
-    mass on r = 0 downstream; |v| <= tv: both sides feed r = 0, where the mass stays (its angular
-    speed r w is 0) while |v| <= tv.
+    With tv > 0 the face r = 0 holds mass and works like a ray (:func:`ray_transfer`), with the
+    radial velocities v + tv below and v - tv above it: both > 0 (v > tv) or both < 0: the flow
+    crosses and releases the mass on r = 0 downstream; |v| <= tv: both sides feed r = 0, where the
+    mass stays (its angular speed r w is 0) while |v| <= tv.
     """
     n_r, n = M.shape
     half = n_r // 2
@@ -97,17 +121,7 @@ def _r_row(M, S, Z, i, v, tv, courant, new, new_Z, out):
             if i == half:
                 new_Z[c] = Z[c]
             continue
-        lower, upper = v[c] + tv, v[c] - tv
-        if lower > 0.0 and upper > 0.0:
-            x = courant * lower * M[half - 1, c]
-            d_low, d_high, on_zero = -x, x + Z[c], 0.0
-        elif lower < 0.0 and upper < 0.0:
-            x = courant * (-upper) * M[half, c]
-            d_low, d_high, on_zero = x + Z[c], -x, 0.0
-        else:
-            x_low = courant * lower * M[half - 1, c]
-            x_high = courant * (-upper) * M[half, c]
-            d_low, d_high, on_zero = -x_low, -x_high, Z[c] + x_low + x_high
+        d_low, d_high, on_zero = ray_transfer(v[c] + tv, v[c] - tv, M[half - 1, c], M[half, c], Z[c], courant)
         if i == half - 1:
             new[i, c] += d_low
         else:
@@ -115,151 +129,148 @@ def _r_row(M, S, Z, i, v, tv, courant, new, new_Z, out):
             new_Z[c] = on_zero
 
 
-@kernel(parallel=True)
-def euler_step(M, R, Z, new_M, new_R, new_Z, staying, slopes_cells, slopes_rays, rc, inv_width, has_slope, ray_face, w, w_ray, v_cell, v_ray, tv, dt, dr, second_order, out_cells, out_rays):
-    """One forward-Euler step of the finite-volume scheme, written into ``new_M``, ``new_R``, ``new_Z``.
-
-    Parameters
-    ----------
-    M, R : (n_r, n_c), (n_r, n_q) cell and ray masses; Z : (n_c + n_q,) masses on r = 0 of the
-        theta-cells, then of the rays (always 0 without the TV term); not modified.
-    new_M, new_R, new_Z : outputs of the same shapes; ``staying`` (n_r, n_q) and the r-slopes
-        ``slopes_cells``, ``slopes_rays`` (shapes of M and R; left at 0 for first order) are work space.
-    rc : (n_r,) r-centres. inv_width : (n_c,) 1 / theta-width of the cells. has_slope : (n_c,)
-        1.0 for a cell with no boundary ray on its faces, else 0.0 (no reconstruction across rays).
-    ray_face : (n_q,) index of the theta-face on each ray (face f is the left face of cell f).
-    w : (n_c,) angular speed per unit r at each face (0 on ray faces); w_ray : (n_q, 2) the speed
-        just below and just above each ray (the field jumps there).
-    v_cell, v_ray : (n_c,), (n_q,) radial velocities of the columns and of the rays, without the
-        TV term tv >= 0, which adds -tv sign(r) (see :func:`_r_row` for r = 0).
-    dt, dr : step (mean-field clock) and r-cell size. second_order : MUSCL reconstruction.
-    out_cells, out_rays : (2, n_c), (2, n_q) mass leaving each column through r = -r_max (row 0)
-        and r_max (row 1).
-
-    Ray faces, with u_L, u_R the angular velocities on the two sides:
-      both > 0 (or both < 0): the flow crosses; ray mass is released downstream (0 is not in
-      the convex hull of the two velocities: no Filippov solution stays on the ray);
-      u_L >= 0 >= u_R: the ray attracts (one side may be dead, u = 0): both sides feed R[i, q];
-      u_L <= 0 <= u_R, not both 0: the ray repels; no flux crosses it, and the mass on it leaves to
-      the two sides, the share u_R / (u_R - u_L) below and -u_L / (u_R - u_L) above. Staying is a
-      Filippov solution too, but particles do not select it: sliding on an attracting ray they
-      chatter across it and spend these shares of their time on each side (the sliding mode), and
-      when the ray repels (typically after sliding through r = 0, where u = r w flips sign) each
-      leaves on the side it is on. Next to a dead side (u = 0) all the mass goes there and stays.
-    """
-    n_r, n_c = M.shape
-    n_q = R.shape[1]
-    courant = dt / dr
+@kernel(inline=True)
+def _theta_pass(cells, rays, r, h, grid, state, second_order, q, slope, flux, out, out_rays):
+    """One forward-Euler step h of the theta-transport of one row (radius r): ``out`` = cells +
+    the theta-fluxes, ``out_rays`` = the ray masses kept. ``out`` may be ``cells`` and
+    ``out_rays`` ``rays`` (in place). q, slope (n_c,) and flux (n_c + 1,) are scratch."""
+    inv_width, has_slope, ray_face = grid.inv_width, grid.has_slope, grid.ray_face
+    w, w_ray = state.w, state.w_ray
+    n_c = cells.size
+    for c in range(n_c):
+        q[c] = cells[c] * inv_width[c]
     if second_order:
-        r_slopes(M, tv, slopes_cells)
+        for c in range(1, n_c - 1):  # cells 0 and n_c - 1 touch the ray on face 0
+            slope[c] = has_slope[c] * mc_slope(q[c - 1], q[c], q[c + 1])
+    flux[0] = 0.0  # faces 0 and n_c (= 0) lie on a ray
+    flux[n_c] = 0.0
+    for f in range(1, n_c):
+        u = r * w[f]
+        flux[f] = h * (max(u, 0.0) * (q[f - 1] + 0.5 * slope[f - 1]) + min(u, 0.0) * (q[f] - 0.5 * slope[f]))
+    for c in range(n_c):
+        out[c] = cells[c] + flux[c] - flux[c + 1]
+    for k in range(ray_face.size):
+        f = ray_face[k]
+        left = f - 1 if f > 0 else n_c - 1
+        d_left, d_right, kept = ray_transfer(r * w_ray[k, 0], r * w_ray[k, 1], q[left], q[f], rays[k], h)
+        out[left] += d_left
+        out[f] += d_right
+        out_rays[k] = kept
+
+
+@kernel(parallel=True)
+def euler_step(masses, new, scratch, grid, state, tv, dt, second_order, theta_step):
+    """One forward-Euler step of the finite-volume scheme from ``masses`` into ``new`` (both
+    :class:`Masses`), with the speeds of ``state`` (:class:`StepState`) on ``grid``
+    (:class:`Grid`); ``scratch`` (:class:`Scratch`) returns the outflow through |r| = r_max.
+
+    ``dt``: the step, mean-field clock; tv >= 0 adds -tv sign(r) to the radial velocities (see
+    :func:`_r_row` for r = 0); ``second_order``: MUSCL reconstruction. At the ray faces the mass
+    moves by :func:`meanfield.kernels.primitives.ray_transfer`, with the cell averages as the
+    upwind states (no reconstruction across a ray).
+
+    ``theta_step`` = 0: unsplit, the theta- and r-fluxes of the cells both from ``masses`` (dt
+    within the stability limit of both together). ``theta_step`` > 0, the largest stable theta
+    step per unit |r|: split and sub-cycled, row i first takes ceil(dt |r_i| / theta_step) equal
+    theta steps, then the r-fluxes come from their result (dt within the r-limit alone). The ray
+    masses move in r from what stays on them after the theta pass, in both forms.
+    """
+    M, R, Z = masses
+    new_M, new_R, new_Z = new
+    after_theta, staying, slopes_cells, slopes_rays, out_cells, out_rays = scratch
+    n_r, n_c = M.shape
+    courant = dt / grid.dr
+    split = theta_step > 0.0
     for i in prange(n_r):
-        r = rc[i]
+        r = grid.rc[i]
         q = np.empty(n_c)
         slope = np.zeros(n_c)
-        flux = np.zeros(n_c + 1)  # upward flux across face f; faces 0 and n_c (= 0) lie on a ray
-        for c in range(n_c):
-            q[c] = M[i, c] * inv_width[c]
-        if second_order:
-            for c in range(1, n_c - 1):  # cells 0 and n_c - 1 touch the ray on face 0
-                slope[c] = has_slope[c] * mc_slope(q[c - 1], q[c], q[c + 1])
-        for f in range(1, n_c):
-            u = r * w[f]
-            flux[f] = dt * (max(u, 0.0) * (q[f - 1] + 0.5 * slope[f - 1]) + min(u, 0.0) * (q[f] - 0.5 * slope[f]))
-        for c in range(n_c):
-            new_M[i, c] = M[i, c] + flux[c] - flux[c + 1]
-        for k in range(n_q):
-            f = ray_face[k]
-            left = f - 1 if f > 0 else n_c - 1
-            u_left = r * w_ray[k, 0]
-            u_right = r * w_ray[k, 1]
-            on_ray = R[i, k]
-            kept = on_ray
-            if u_left > 0.0 and u_right > 0.0:
-                x = dt * u_left * q[left]
-                new_M[i, left] -= x
-                new_M[i, f] += x + on_ray
-                kept = 0.0
-            elif u_left < 0.0 and u_right < 0.0:
-                x = dt * (-u_right) * q[f]
-                new_M[i, f] -= x
-                new_M[i, left] += x + on_ray
-                kept = 0.0
-            elif u_left >= 0.0 and u_right <= 0.0:
-                x_left = dt * u_left * q[left]
-                x_right = dt * (-u_right) * q[f]
-                new_M[i, left] -= x_left
-                new_M[i, f] -= x_right
-                kept = on_ray + x_left + x_right
-            else:  # repulsive: the mass leaves to the two sides in its sliding-mode shares
-                to_left = on_ray * u_right / (u_right - u_left)
-                new_M[i, left] += to_left
-                new_M[i, f] += on_ray - to_left
-                kept = 0.0
-            staying[i, k] = kept
-            new_R[i, k] = kept
-        _r_row(M, slopes_cells, Z[:n_c], i, v_cell, tv, courant, new_M, new_Z[:n_c], out_cells)
+        flux = np.empty(n_c + 1)
+        n_sub = max(1, int(math.ceil(dt * abs(r) / theta_step))) if split else 1
+        h = dt / n_sub
+        _theta_pass(M[i], R[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
+        for _ in range(n_sub - 1):
+            _theta_pass(after_theta[i], staying[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
+        new_M[i] = after_theta[i]
+        new_R[i] = staying[i]
+    source = after_theta if split else M
+    if second_order:
+        r_slopes(source, tv, slopes_cells)
+    for i in prange(n_r):
+        _r_row(source, slopes_cells, Z[:n_c], i, state.v_cell, tv, courant, new_M, new_Z[:n_c], out_cells)
     # ray mass moves in r from what stays on the rays after the theta pass
     if second_order:
         r_slopes(staying, tv, slopes_rays)
     for i in prange(n_r):
-        _r_row(staying, slopes_rays, Z[n_c:], i, v_ray, tv, courant, new_R, new_Z[n_c:], out_rays)
+        _r_row(staying, slopes_rays, Z[n_c:], i, state.v_ray, tv, courant, new_R, new_Z[n_c:], out_rays)
 
 
 @kernel
-def refresh(M, R, rc, cell_arc, mean_d, t_face, inv_width, face_ray, ray_face, ray_arc, ray_d, x, y, arc_on, arc_off, arc_count, arc_prefix, r_out, dr, order, tv, moments, rho, g, w, w_ray, v_cell, v_ray):
-    """Everything the next step needs from a state (M, R), O(n_r n_c + s); returns its stability
-    rate (see :func:`speeds`).
+def refresh(cells, rays, grid, sa, order, tv, state):
+    """Everything the next step needs from the state (cells, rays), O(n_r n_c + s), into
+    ``state`` (:class:`StepState`); returns its stability rates (see :func:`speeds`).
 
-    Fills ``moments`` (n_arcs, 2): exact cell integrals of r d(theta) times the cell densities,
-    plus the rays; ``rho`` (s,) the residuals; ``g`` (n_arcs, 2) the arc fields; and the speeds
-    ``w``, ``w_ray``, ``v_cell``, ``v_ray`` of :func:`euler_step`.
+    The moments are exact cell integrals of r d(theta) times the cell densities, plus the rays;
+    then the residuals and arc fields of the samples ``sa``
+    (:class:`meanfield.kernels.field.SampleArcs`), then the speeds.
     """
-    n_r, n_c = M.shape
+    n_r, n_c = cells.shape
+    rc, moments = grid.rc, state.moments
     column = np.zeros(n_c)
     for i in range(n_r):  # sum_i r_i M[i, c] is exact: M is uniform in r inside a cell
         for c in range(n_c):
-            column[c] += rc[i] * M[i, c]
+            column[c] += rc[i] * cells[i, c]
     moments[:] = 0.0
     for c in range(n_c):
-        add_moment(moments, cell_arc[c], column[c], mean_d[c, 0], mean_d[c, 1])
-    for k in range(R.shape[1]):
+        add_moment(moments, grid.cell_arc[c], column[c], grid.mean_d[c, 0], grid.mean_d[c, 1])
+    for k in range(rays.shape[1]):
         on_ray = 0.0
         for i in range(n_r):
-            on_ray += rc[i] * R[i, k]
-        add_moment(moments, ray_arc[k], on_ray, ray_d[k, 0], ray_d[k, 1])
-    residuals_from_moments(moments, x, y, arc_on, arc_off, 1.0, rho)
-    arc_field(rho, x, arc_count, arc_prefix, g)
-    return speeds(g, cell_arc, mean_d, t_face, inv_width, face_ray, ray_face, ray_arc, ray_d, r_out, dr, order, tv, w, w_ray, v_cell, v_ray)
+            on_ray += rc[i] * rays[i, k]
+        add_moment(moments, grid.ray_arc[k], on_ray, grid.ray_d[k, 0], grid.ray_d[k, 1])
+    field_from_moments(moments, sa, 1.0, state.rho, state.g)
+    return speeds(grid, order, tv, state)
 
 
 @kernel
-def speeds(g, cell_arc, mean_d, t_face, inv_width, face_ray, ray_face, ray_arc, ray_d, r_out, dr, order, tv, w, w_ray, v_cell, v_ray):
-    """The speeds of :func:`euler_step` for arc fields g; returns the stability rate (the largest
-    fraction of its mass a cell or ray with |r| <= r_out can lose per unit time): upwind (order
-    1) a cell loses |u| q through each outflow face; with reconstruction (order 2) the two face
-    values sum to twice the average."""
+def speeds(grid, order, tv, state):
+    """The speeds of :func:`euler_step` from the arc fields ``state.g``, into ``state``.
+
+    Returns the stability rates, the largest fractions of its mass a cell or ray can lose per unit
+    time: (unsplit, for |r| <= r_out; in r alone; in theta alone per unit |r|). Upwind (order 1) a
+    cell loses |u| q through each outflow face; with reconstruction (order 2) the two face values
+    sum to twice the average."""
+    g, w, w_ray, v_cell, v_ray = state.g, state.w, state.w_ray, state.v_cell, state.v_ray
+    cell_arc, t_face, mean_d, ray_d = grid.cell_arc, grid.t_face, grid.mean_d, grid.ray_d
     n_c = cell_arc.size
     rate = 0.0
+    rate_r = 0.0
+    rate_theta = 0.0
     for c in range(n_c):
         k = cell_arc[c]
         below = cell_arc[c - 1 if c > 0 else n_c - 1]
-        w[c] = 0.0 if face_ray[c] >= 0 else -(g[below, 0] * t_face[c, 0] + g[below, 1] * t_face[c, 1])
+        w[c] = 0.0 if grid.face_ray[c] >= 0 else -(g[below, 0] * t_face[c, 0] + g[below, 1] * t_face[c, 1])
         v_cell[c] = -(g[k, 0] * mean_d[c, 0] + g[k, 1] * mean_d[c, 1])
         top = c + 1 if c + 1 < n_c else 0
         t_low = abs(g[k, 0] * t_face[c, 0] + g[k, 1] * t_face[c, 1])
         t_high = abs(g[k, 0] * t_face[top, 0] + g[k, 1] * t_face[top, 1])
         theta = t_low + t_high if order == 1 else 2.0 * max(t_low, t_high)
-        rate = max(rate, order * (abs(v_cell[c]) + tv) / dr + r_out * theta * inv_width[c])
-    for k in range(ray_face.size):
-        f = ray_face[k]
+        radial = order * (abs(v_cell[c]) + tv) / grid.dr
+        rate = max(rate, radial + grid.r_out * theta * grid.inv_width[c])
+        rate_r = max(rate_r, radial)
+        rate_theta = max(rate_theta, theta * grid.inv_width[c])
+    for k in range(grid.ray_face.size):
+        f = grid.ray_face[k]
         below = cell_arc[f - 1 if f > 0 else n_c - 1]
         above = cell_arc[f]
         w_ray[k, 0] = -(g[below, 0] * t_face[f, 0] + g[below, 1] * t_face[f, 1])
         w_ray[k, 1] = -(g[above, 0] * t_face[f, 0] + g[above, 1] * t_face[f, 1])
-        a = ray_arc[k]
+        a = grid.ray_arc[k]
         v_ray[k] = -(g[a, 0] * ray_d[k, 0] + g[a, 1] * ray_d[k, 1])
-        rate = max(rate, order * (abs(v_ray[k]) + tv) / dr)
-    return rate
+        radial = order * (abs(v_ray[k]) + tv) / grid.dr
+        rate = max(rate, radial)
+        rate_r = max(rate_r, radial)
+    return rate, rate_r, rate_theta
 
 
 @kernel(parallel=True)
