@@ -33,6 +33,34 @@ def test_particle_benchmark_runs_and_reports_every_column(capsys):
         assert all(row[key] > 0 for key in ("ours", "heun", "rk4", "f32", "stream", "floor", "ref")) and row["torch"] is None
     text = capsys.readouterr().out
     assert "x stream" in text and "time(s = 20) / time(s = 5)" in text
+    assert "where the time goes at m = 3e+03" in text and "x moments" in text
+
+
+def test_histogram_subcycling_halves_the_steps_at_the_same_error(capsys):
+    """Against a 4x finer unsplit grid, two theta sub-steps take half the steps of the unsplit
+    scheme, and the error stays within 1.3x of the unsplit error on each grid."""
+    from validation import bench_histogram
+
+    rows = bench_histogram.run(cases=("gaussian-4",), substeps=(2,), quick=True)["gaussian-4"]
+    by = {(n_r, n_theta, order, sub): (steps, error) for n_r, n_theta, order, sub, _, steps, error in rows}
+    for (n_r, n_theta, order, sub), (steps, error) in by.items():
+        if sub == 2:
+            steps_0, error_0 = by[n_r, n_theta, order, None]
+            assert steps <= 0.55 * steps_0 and error <= 1.3 * error_0
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_breakdown_passes_leave_the_state_and_sum_what_they_compute():
+    from meanfield.kernels.field import BLOCK
+    from validation.kernels import sincos_pass
+
+    theta = np.random.default_rng(1).uniform(0, 2 * np.pi, 3 * BLOCK + 5)
+    before = theta.copy()
+    sums = np.empty(4)
+    sincos_pass(theta, sums)
+    want = [np.sum(np.sin(b) + np.cos(b)) for b in np.split(before, [BLOCK, 2 * BLOCK, 3 * BLOCK])]
+    np.testing.assert_allclose(sums, want, rtol=0, atol=1e-12)
+    assert np.array_equal(theta, before)
 
 
 def test_streaming_floor_pass_leaves_the_state_as_it_was():

@@ -19,7 +19,10 @@ import meanfield as mf
 import solvers
 from solvers import reference as sref
 
-from .kernels import stream_pass
+from meanfield.kernels.arcs import locate_many
+from meanfield.kernels.field import BLOCK, arc_moments, chunk_size, n_chunks
+
+from .kernels import sincos_pass, stream_pass
 from .timing import best_of, copy_floor
 
 MAX_BASELINE_ELEMENTS = 3e7  # m * s of the largest baseline m x s matrix timed at full size
@@ -108,6 +111,7 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
         lo = next(x for x in rows if x["m"] == m and x["s"] == s_values[0])
         hi = next(x for x in rows if x["m"] == m and x["s"] == s_values[-1])
         print(f"m = {m:.0e}: time(s = {s_values[-1]}) / time(s = {s_values[0]}) = {hi['ours'] / lo['ours']:.2f}")
+    breakdown(max(m_values), s_values)
     if goals:
         print("goals at m = 1e6 (torch at full size):")
         for s in (20, 200):
@@ -119,6 +123,28 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
                 t_torch = best_of(step, repeat=2)
                 print(f"  s = {s}: ours {t_ours * 1e3:.2f} ms/step, torch {t_torch * 1e3:.0f} ms/step, ratio {t_torch / t_ours:.0f}x")
     return rows
+
+
+def breakdown(m, s_values, repeat=5):
+    """Where an Euler step's time goes at m particles: one parallel pass each of the streaming
+    floor, of sin and cos by blocks, of the arc search, and of the moments (sin, cos, search and
+    accumulation, reading only); an Euler step makes two sincos passes, one search, a cheap
+    re-check of the arc after the move, the update and the accumulation."""
+    r, theta = solvers.init.gaussian_uniform(m, rng=1)
+    stream = stream_floor(r, theta, repeat)
+    sums = np.empty(-(-m // BLOCK))
+    t_sincos = best_of(lambda: sincos_pass(theta, sums), repeat=repeat)
+    print(f"where the time goes at m = {m:.0e} (ms per pass): stream {stream * 1e3:.1f}, sincos {t_sincos * 1e3:.1f}")
+    for s in s_values:
+        samples = _problem(s)
+        reg = samples.regions
+        arcs = np.empty(m, dtype=np.int64)
+        t_search = best_of(lambda: locate_many(theta, reg.lookup, arcs), repeat=repeat)
+        work = np.empty((n_chunks(m), reg.n_arcs, 2))
+        t_moments = best_of(lambda: arc_moments(r, theta, reg.lookup, chunk_size(m), work), repeat=repeat)
+        t_step = time_step(m, s, repeat=repeat)[0]
+        print(f"  s = {s:5d}: arc search {t_search * 1e3:6.1f}, moments {t_moments * 1e3:6.1f}, Euler step {t_step * 1e3:6.1f} "
+              f"= {t_step / t_moments:.2f} x moments")
 
 
 def big_run(m=10**8, s=20, steps=3):

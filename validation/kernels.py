@@ -1,5 +1,9 @@
 """Baseline kernels of the benchmarks (arrays and scalars only)."""
+import numpy as np
+
 from meanfield._compile import kernel, prange
+from meanfield.kernels.field import BLOCK
+from meanfield.kernels.trig import sincos_block
 
 
 @kernel(parallel=True)
@@ -10,3 +14,19 @@ def stream_pass(r, theta, scale):
     for i in prange(r.size):
         r[i] = r[i] * scale
         theta[i] = theta[i] * scale
+
+
+@kernel(parallel=True)
+def sincos_pass(theta, out):
+    """sin and cos of every angle, by the blocks the fused steps use; out[b] sums block b's values
+    (so that nothing is dropped). The trigonometry share of a step: a step takes two such passes."""
+    for blk in prange(out.size):
+        sn = np.empty(BLOCK)
+        cs = np.empty(BLOCK)
+        start = blk * BLOCK
+        count = min(BLOCK, theta.size - start)
+        sincos_block(theta, start, count, sn, cs)
+        total = 0.0
+        for j in range(count):
+            total += sn[j] + cs[j]
+        out[blk] = total
