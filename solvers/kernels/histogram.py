@@ -80,10 +80,10 @@ def r_slopes(M, tv, S):
 
 
 @kernel
-def _r_row(M, S, Z, i, v, tv, courant, new, new_Z, out):
-    """Adds to ``new[i]`` the r-fluxes through the two r-faces of row i of M (columns c with
-    velocity v[c] - tv sign(r), upwind states M +- S / 2), and for the rows next to r = 0 what
-    crosses r = 0; writes the masses on r = 0 after the step (``new_Z``, from ``Z``) and, for the
+def _r_row(M, S, Z, i, v, tv, courant, base, new, new_Z, out):
+    """Writes ``new[i]`` = ``base[i]`` + the r-fluxes through the two r-faces of row i of M
+    (columns c with velocity v[c] - tv sign(r), upwind states M +- S / 2), and for the rows next
+    to r = 0 what crosses r = 0; writes the masses on r = 0 after the step (``new_Z``, from ``Z``) and, for the
     outer rows, the outflow through r = -r_max (``out[0]``) and r_max (``out[1]``).
 
     With tv > 0 the face r = 0 holds mass and works like a ray (:func:`ray_transfer`), with the
@@ -107,7 +107,7 @@ def _r_row(M, S, Z, i, v, tv, courant, new, new_Z, out):
         v_high = v[c] + off_high
         f_low = courant * (max(v_low, 0.0) * (below[c] + 0.5 * s_below[c]) + min(v_low, 0.0) * (here[c] - 0.5 * s_here[c]))
         f_high = courant * (max(v_high, 0.0) * (here[c] + 0.5 * s_here[c]) + min(v_high, 0.0) * (above[c] - 0.5 * s_above[c]))
-        new[i, c] += use_low * f_low - use_high * f_high
+        new[i, c] = base[i, c] + (use_low * f_low - use_high * f_high)
     if i == 0:
         for c in range(n):
             out[0, c] = -courant * min(v[c] + off_low, 0.0) * (here[c] - 0.5 * s_here[c])
@@ -191,18 +191,16 @@ def euler_step(masses, new, scratch, grid, state, tv, dt, second_order, theta_st
         _theta_pass(M[i], R[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
         for _ in range(n_sub - 1):
             _theta_pass(after_theta[i], staying[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
-        new_M[i] = after_theta[i]
-        new_R[i] = staying[i]
     source = after_theta if split else M
     if second_order:
         r_slopes(source, tv, slopes_cells)
     for i in prange(n_r):
-        _r_row(source, slopes_cells, Z[:n_c], i, state.v_cell, tv, courant, new_M, new_Z[:n_c], out_cells)
+        _r_row(source, slopes_cells, Z[:n_c], i, state.v_cell, tv, courant, after_theta, new_M, new_Z[:n_c], out_cells)
     # ray mass moves in r from what stays on the rays after the theta pass
     if second_order:
         r_slopes(staying, tv, slopes_rays)
     for i in prange(n_r):
-        _r_row(staying, slopes_rays, Z[n_c:], i, state.v_ray, tv, courant, new_R, new_Z[n_c:], out_rays)
+        _r_row(staying, slopes_rays, Z[n_c:], i, state.v_ray, tv, courant, staying, new_R, new_Z[n_c:], out_rays)
 
 
 @kernel
