@@ -48,8 +48,8 @@ def bucket_of(t, nb):
 
 @kernel(inline=True)
 def locate_wrapped(t, arcs):
-    """Arc index of an angle t in [0, 2 pi) among ``arcs`` (an :class:`ArcTable`): (number of
-    angles <= t) - 1, cyclically.
+    """Arc index of an angle t in [0, 2 pi) among ``arcs`` (an :class:`ArcTable`, or any
+    (angles, table) tuple): (number of angles <= t) - 1, cyclically.
 
     O(1) typically, O(log s) at worst (many angles in one bucket). A NaN gets a valid index, so a
     diverged particle never reads out of bounds; its NaN reaches the moments instead.
@@ -78,8 +78,8 @@ def locate_wrapped(t, arcs):
 @kernel(inline=True)
 def in_arc(t, k, arcs):
     """True when t in [0, 2 pi) lies in arc k; equal to ``locate_wrapped(t, arcs) == k`` for
-    non-empty arcs."""
-    angles = arcs.angles
+    non-empty arcs. ``arcs`` may be any (angles, table) tuple."""
+    angles = arcs[0]
     n = angles.size
     if k < n - 1:
         return angles[k] <= t and t < angles[k + 1]
@@ -100,5 +100,6 @@ def bucket_table(angles, nb):
 @kernel(parallel=True)
 def locate_many(theta, arcs, out):
     """Arc index of every angle of ``theta`` (any real values) into ``out``."""
+    angles, table = arcs  # unpacked before the parallel loop (see solvers.kernels.particles)
     for i in prange(theta.size):
-        out[i] = locate_wrapped(wrap_angle(theta[i]), arcs)
+        out[i] = locate_wrapped(wrap_angle(theta[i]), (angles, table))

@@ -130,12 +130,12 @@ def _r_row(M, S, Z, i, v, tv, courant, base, new, new_Z, out):
 
 
 @kernel(inline=True)
-def _theta_pass(cells, rays, r, h, grid, state, second_order, q, slope, flux, out, out_rays):
+def _theta_pass(cells, rays, r, h, faces, second_order, q, slope, flux, out, out_rays):
     """One forward-Euler step h of the theta-transport of one row (radius r): ``out`` = cells +
     the theta-fluxes, ``out_rays`` = the ray masses kept. ``out`` may be ``cells`` and
-    ``out_rays`` ``rays`` (in place). q, slope (n_c,) and flux (n_c + 1,) are scratch."""
-    inv_width, has_slope, ray_face = grid.inv_width, grid.has_slope, grid.ray_face
-    w, w_ray = state.w, state.w_ray
+    ``out_rays`` ``rays`` (in place). ``faces``: (inv_width, has_slope, ray_face, w, w_ray) of
+    :class:`Grid` and :class:`StepState`. q, slope (n_c,) and flux (n_c + 1,) are scratch."""
+    inv_width, has_slope, ray_face, w, w_ray = faces
     n_c = cells.size
     for c in range(n_c):
         q[c] = cells[c] * inv_width[c]
@@ -175,32 +175,36 @@ def euler_step(masses, new, scratch, grid, state, tv, dt, second_order, theta_st
     theta steps, then the r-fluxes come from their result (dt within the r-limit alone). The ray
     masses move in r from what stays on them after the theta pass, in both forms.
     """
+    # bundles are unpacked before the parallel loops (see solvers.kernels.particles)
     M, R, Z = masses
     new_M, new_R, new_Z = new
     after_theta, staying, slopes_cells, slopes_rays, out_cells, out_rays = scratch
+    rc, inv_width, has_slope, ray_face = grid.rc, grid.inv_width, grid.has_slope, grid.ray_face
+    w, w_ray, v_cell, v_ray = state.w, state.w_ray, state.v_cell, state.v_ray
     n_r, n_c = M.shape
     courant = dt / grid.dr
     split = theta_step > 0.0
     for i in prange(n_r):
-        r = grid.rc[i]
+        r = rc[i]
         q = np.empty(n_c)
         slope = np.zeros(n_c)
         flux = np.empty(n_c + 1)
+        faces = (inv_width, has_slope, ray_face, w, w_ray)
         n_sub = max(1, int(math.ceil(dt * abs(r) / theta_step))) if split else 1
         h = dt / n_sub
-        _theta_pass(M[i], R[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
+        _theta_pass(M[i], R[i], r, h, faces, second_order, q, slope, flux, after_theta[i], staying[i])
         for _ in range(n_sub - 1):
-            _theta_pass(after_theta[i], staying[i], r, h, grid, state, second_order, q, slope, flux, after_theta[i], staying[i])
+            _theta_pass(after_theta[i], staying[i], r, h, faces, second_order, q, slope, flux, after_theta[i], staying[i])
     source = after_theta if split else M
     if second_order:
         r_slopes(source, tv, slopes_cells)
     for i in prange(n_r):
-        _r_row(source, slopes_cells, Z[:n_c], i, state.v_cell, tv, courant, after_theta, new_M, new_Z[:n_c], out_cells)
+        _r_row(source, slopes_cells, Z[:n_c], i, v_cell, tv, courant, after_theta, new_M, new_Z[:n_c], out_cells)
     # ray mass moves in r from what stays on the rays after the theta pass
     if second_order:
         r_slopes(staying, tv, slopes_rays)
     for i in prange(n_r):
-        _r_row(staying, slopes_rays, Z[n_c:], i, state.v_ray, tv, courant, staying, new_R, new_Z[n_c:], out_rays)
+        _r_row(staying, slopes_rays, Z[n_c:], i, v_ray, tv, courant, staying, new_R, new_Z[n_c:], out_rays)
 
 
 @kernel
