@@ -1,5 +1,4 @@
 """Fast residuals and velocity field against the brute-force reference and finite differences."""
-import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -119,23 +118,6 @@ def test_loss_and_reference_agree(rng):
     r, theta = random_particles(rng, 1000)
     for tv in (0.0, 0.5):
         np.testing.assert_allclose(mf.loss(samples, r, theta, tv=tv), ref.loss(samples, r, theta, tv=tv), rtol=1e-12)
-
-
-def test_same_bits_for_any_thread_count(rng):
-    samples = random_samples(rng, 50)
-    r, theta = random_particles(rng, 200_000)
-    results = []
-    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-        numba.set_num_threads(threads)
-        try:
-            rho = mf.residuals(samples, r, theta)
-            results.append((rho, *mf.velocity(samples, r, theta, rho=rho)))
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for a, b in zip(results[0], results[-1]):
-        assert a.tobytes() == b.tobytes()
-    again = mf.residuals(samples, r, theta)
-    assert again.tobytes() == results[0][0].tobytes()
 
 
 def test_field_is_discontinuous_only_in_angle_across_a_ray(rng):

@@ -10,7 +10,31 @@ import meanfield as mf  # noqa: E402
 import meanfield.reference  # noqa: E402,F401  (mf.reference: the brute-force oracle)
 import solvers  # noqa: E402
 from meanfield import plots  # noqa: E402
-from meanfield.attractors import ATTRACTOR, classify_rays  # noqa: E402
+from meanfield.attractors import ATTRACTOR, CROSSING, REPULSOR  # noqa: E402
+
+EPS = 1e-7  # radians beside a ray where its one-sided angular velocities are read
+
+
+def ray_states_by_brute_force(samples, rho, sign):
+    """State of each boundary ray for particles of the given sign of r, from the angular velocity
+    of the brute-force field (mf.reference, O(m s)) just below and just above it: attractor when
+    both point into the ray, repulsor when both point away, crossing when they agree in sign;
+    None where a side is dead (velocity 0), which the figures do not decide."""
+    angles = samples.regions.angles
+    theta = np.concatenate([angles - EPS, angles + EPS])
+    _, dth = mf.reference.velocity(samples, np.full(theta.size, float(sign)), theta, rho=rho)
+    below, above = dth[: angles.size], dth[angles.size:]
+    states = []
+    for u_below, u_above in zip(below, above):
+        if abs(u_below) < 1e-12 or abs(u_above) < 1e-12:
+            states.append(None)
+        elif u_below > 0 > u_above:
+            states.append(ATTRACTOR)
+        elif u_below < 0 < u_above:
+            states.append(REPULSOR)
+        else:
+            states.append(CROSSING)
+    return states
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +64,45 @@ def test_full_parameter_solver_is_plotted_through_its_canonical_form():
     plt.close(ax.figure)
 
 
-def test_field_figure_colours_rays_by_the_detector(solver):
-    ax = plots.plot_field_uv(solver, sign=1)
-    cls = classify_rays(solver.samples, solver.residuals())
-    ray_lines = ax.lines[-cls.angle.size:]
-    red = [line.get_color() == plots.RAY_COLOURS[ATTRACTOR] for line in ray_lines]
-    assert red == list(cls.positive == ATTRACTOR)
+@pytest.mark.parametrize("sign", [1, -1])
+def test_field_figure_colours_rays_by_their_one_sided_velocities(solver, sign):
+    ax = plots.plot_field_uv(solver, sign=sign)
+    want = ray_states_by_brute_force(solver.samples, solver.residuals(), sign)
+    ray_lines = ax.lines[-len(want):]
+    for line, angle, state in zip(ray_lines, solver.samples.regions.angles, want):
+        np.testing.assert_allclose(np.arctan2(*line.get_ydata()[1:], *line.get_xdata()[1:]) % (2 * np.pi), angle)  # the ray drawn where it is
+        if state is not None:
+            assert line.get_color() == plots.RAY_COLOURS[state]
+    assert sum(state is not None for state in want) >= len(want) // 2
     plt.close(ax.figure)
 
 
-def test_history_figures_write_pngs(solver, tmp_path):
-    for name, draw in (("res", lambda ax: plots.plot_residuals(solver.history, ax=ax)), ("rays", lambda ax: plots.plot_ray_timeline(solver.samples, solver.history, ax=ax))):
-        fig, ax = plt.subplots()
-        draw(ax)
-        fig.savefig(tmp_path / f"{name}.png")
-        plt.close(fig)
-        assert (tmp_path / f"{name}.png").stat().st_size > 5000
+def test_residual_figure_draws_the_history(solver):
+    ax = plots.plot_residuals(solver.history)
+    history = solver.history
+    curves = ax.lines[: history.s]
+    for j, line in enumerate(curves):
+        np.testing.assert_array_equal(line.get_xdata(), history.t)
+        np.testing.assert_array_equal(line.get_ydata(), history.rho[:, j])
+    loss_line = ax.figure.axes[-1].lines[0]
+    np.testing.assert_allclose(loss_line.get_ydata(), 0.5 * (history.rho**2).sum(axis=1), rtol=1e-12)  # the loss from its definition
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_ray_timeline_shows_the_one_sided_velocities_over_time(solver, sign):
+    history = solver.history
+    ax = plots.plot_ray_timeline(solver.samples, history, sign=sign)
+    drawn = np.asarray(ax.collections[0].get_array()).reshape(solver.samples.regions.n_arcs, history.t.size)
+    code = {ATTRACTOR: 2, CROSSING: 1, REPULSOR: 0}
+    decided = 0
+    for step, rho in enumerate(history.rho):
+        for k, state in enumerate(ray_states_by_brute_force(solver.samples, rho, sign)):
+            if state is not None:
+                assert drawn[k, step] == code[state], (step, k, state)
+                decided += 1
+    assert decided >= drawn.size // 2
+    plt.close(ax.figure)
 
 
 def test_density_of_particles_and_of_the_histogram(solver, tmp_path):

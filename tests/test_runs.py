@@ -17,7 +17,7 @@ from solvers import job, report
 # long enough to be killed at random moments, short enough for the suite. Time cadences make every
 # record land on the same steps whatever the interruptions.
 PARTICLES = ["m=4000", "t_end=50.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
-HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=600", "t_end=12.0",
+HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=900", "t_end=12.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
 

@@ -1,5 +1,7 @@
 """Same bits for any thread count, in fresh processes with NUMBA_NUM_THREADS set (1 against 3),
-so the comparison really runs several threads whatever the machine or CI gives numba."""
+so the comparison really runs several threads whatever the machine or CI gives numba: the model's
+residuals and velocities, every particle method, full parameters, and the histogram (both orders,
+unsplit and sub-cycled)."""
 import os
 import subprocess
 import sys
@@ -15,6 +17,9 @@ x = rng.standard_normal(30); x[3] = x[7]
 samples = mf.Samples(x, rng.standard_normal(30))
 r, theta = solvers.init.gaussian_uniform(60_000, rng=1)
 digest = hashlib.sha256()
+rho = mf.residuals(samples, r, theta)
+for part in (rho, *mf.velocity(samples, r, theta, rho=rho, tv=0.1)):
+    digest.update(part.tobytes())
 for kwargs in (dict(method="euler", tv=0.02), dict(method="heun"), dict(method="rk4", delta=0.5, alpha=60_000.0)):
     solver = solvers.ParticleSolver(samples, r, theta, dt=0.002, **kwargs).run(steps=4)
     digest.update(solver.r.tobytes() + solver.theta.tobytes() + solver.residuals().tobytes())
@@ -22,8 +27,9 @@ a, b, c = solvers.init.pytorch_default(60_000, alpha=245.0, rng=2)
 full = solvers.FullParticleSolver(samples, a, b, c, alpha=245.0, lr=0.01).run(steps=4)
 digest.update(full.a.tobytes() + full.b.tobytes() + full.c.tobytes())
 density = lambda r, th: np.exp(-r * r / 2) / np.sqrt(2 * np.pi) / (2 * np.pi) + 0 * th
-hist = solvers.HistogramSolver(samples, density, n_r=40, n_theta=200, r_max=8.0).run(steps=4)
-digest.update(hist.mass_cells.tobytes() + hist.ray_mass.tobytes())
+for order, substeps in ((1, None), (2, None), (2, 2)):
+    hist = solvers.HistogramSolver(samples, density, n_r=40, n_theta=200, r_max=8.0, order=order, substeps=substeps, tv=0.05).run(steps=4)
+    digest.update(hist.mass_cells.tobytes() + hist.ray_mass.tobytes() + hist.zero_mass.tobytes())
 print(digest.hexdigest())
 """
 
