@@ -11,31 +11,7 @@ import meanfield.reference  # noqa: E402,F401  (mf.reference: the brute-force or
 import solvers  # noqa: E402
 from meanfield import plots  # noqa: E402
 from meanfield.attractors import ATTRACTOR, CROSSING, REPULSOR  # noqa: E402
-
-EPS = 1e-7  # radians beside a ray where its one-sided angular velocities are read
-
-
-def ray_states_by_brute_force(samples, rho, sign):
-    """State of each boundary ray for particles of the given sign of r, from the angular velocity
-    of the brute-force field (mf.reference, O(m s)) just below and just above it: attractor when
-    both point into the ray, repulsor when both point away, crossing when they agree in sign;
-    None where a side is dead (velocity 0), which the figures do not decide."""
-    angles = samples.regions.angles
-    theta = np.concatenate([angles - EPS, angles + EPS])
-    _, dth = mf.reference.velocity(samples, np.full(theta.size, float(sign)), theta, rho=rho)
-    below, above = dth[: angles.size], dth[angles.size:]
-    states = []
-    for u_below, u_above in zip(below, above):
-        if abs(u_below) < 1e-12 or abs(u_above) < 1e-12:
-            states.append(None)
-        elif u_below > 0 > u_above:
-            states.append(ATTRACTOR)
-        elif u_below < 0 < u_above:
-            states.append(REPULSOR)
-        else:
-            states.append(CROSSING)
-    return states
-
+from validation.paper import one_sided_states as ray_states_by_brute_force  # noqa: E402  (the brute-force field's one-sided velocities)
 
 @pytest.fixture(scope="module")
 def solver():

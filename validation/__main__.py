@@ -41,6 +41,10 @@ def main(argv=None):
     hist.add_argument("--case", nargs="+", default=["gaussian-4", "biweight-sine8"], choices=["gaussian-4", "biweight-sine8"])
     hist.add_argument("--substeps", type=positive(int), nargs="+", default=[2, 4])
     hist.add_argument("--quick", action="store_true", help="coarse grids and reference (seconds; for tests)")
+    paper = sub.add_parser("paper", help="the paper's claims measured against thresholds: OUT/REPORT.md and figures; exit 1 if one fails")
+    paper.add_argument("--quick", action="store_true", help="fewer particles, cases and seeds (minutes)")
+    paper.add_argument("--out", default="paper", help="folder of REPORT.md and the figures (default paper/)")
+    paper.add_argument("--only", nargs="+", default=None, help="run only these claims")
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
@@ -79,6 +83,16 @@ def main(argv=None):
         from . import bench_particles
 
         bench_particles.run([int(m) for m in args.m], args.s, torch_baseline=not args.no_torch)
+    elif args.command == "paper":
+        from . import paper
+
+        unknown = set(args.only or ()) - set(paper.CLAIMS)
+        if unknown:
+            parser.error(f"--only: unknown claims {sorted(unknown)}; choose among {', '.join(paper.CLAIMS)}")
+        failed = paper.failures(paper.run(quick=args.quick, out=args.out, only=args.only))
+        if failed:
+            print(f"{len(failed)} claim(s) failed: {', '.join(row.where for row in failed)}", file=sys.stderr)
+            return 1
     elif args.command == "bench-histogram":
         from . import bench_histogram
 
