@@ -14,14 +14,14 @@ from meanfield.attractors import concentration_report
 SAMPLES = ([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
 
 
-def run(out="figures", m=20_000, t_end=20.0, dt=0.01, eps=1e-3, seed=0):
+def run(out="figures", m=20_000, t_end=20.0, dt=0.01, eps=1e-3, seed=0, progress=True):
     import matplotlib.pyplot as plt
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     samples = mf.Samples(*SAMPLES)
     r0, th0 = solvers.init.gaussian_uniform(m, sigma=0.5, rng=seed)
-    solver = solvers.ParticleSolver(samples, r0, th0, dt=dt, record_every=5).run(t_end=t_end, progress=True)
+    solver = solvers.ParticleSolver(samples, r0, th0, dt=dt, record_every=5).run(t_end=t_end, progress=progress)
     print(f"m = {m}, t = {solver.t:g} (mean-field clock), loss {solver.history.loss[0]:.4f} -> {solver.loss():.4f}")
     rows = concentration_report(samples, solver.history.rho, (r0, th0), (solver.r, solver.theta), eps)
     print(f"share of particles within {eps:g} rad of each ray (start -> end), and the detector's calls:")
