@@ -106,12 +106,11 @@ def lemma3(quick, out):
         run = solvers.FullParticleSolver(samples, a, b, c, alpha=alpha, lr=lr, record_every=None).run(t_end=2.0)
         drift.append(np.abs(run.delta() - delta0).max())
     drift = np.array(drift)
-    ratios = drift[:-1] / drift[1:]
+    slope = float(np.polyfit(np.log(steps), np.log(drift), 1)[0])
     figure = _first_order_figure(out, "lemma3_drift.png", steps, drift, "max_i |delta_i(T) - delta_i(0)|", "learning rate (gradient-flow time T = 2)",
                                  "drift of the invariants", f"Lemma 3: gradient descent on (a, b, c), m = {m}")
-    worst = float(np.max(np.abs(ratios - 2.0)))
-    return [Outcome("delta conserved by the flow: GD drift halves with the step", "Lemma 3", worst, "|drift(eta) / drift(eta/2) - 2| < 0.2",
-                    worst < 0.2, figure, f"ratios {', '.join(f'{q:.3f}' for q in ratios)}; drift at eta = 0.005: {drift[-1]:.2e}")]
+    return [Outcome("delta conserved by the flow: GD drift shrinks like the step", "Lemma 3", slope, "log-log slope of the drift in (0.8, 1.2)",
+                    0.8 < slope < 1.2, figure, f"drift {', '.join(f'{d:.2e}' for d in drift)} at eta = {', '.join(f'{e:g}' for e in steps)}")]
 
 
 def proposition4(quick, out):
@@ -131,12 +130,12 @@ def proposition4(quick, out):
         metric = solvers.ParticleSolver(samples, r0, theta0, dt=lr, delta=delta, alpha=alpha, record_every=None).run(t_end=2.0)
         gaps.append(np.abs(full.residuals() - metric.residuals()).max())
     gaps = np.array(gaps)
-    ratios = gaps[:-1] / gaps[1:]
+    slope = float(np.polyfit(np.log(steps), np.log(gaps), 1)[0])
     figure = _first_order_figure(out, "proposition4.png", steps, gaps, "max_j |rho_full - rho_metric| at T = 2", "step (gradient-flow time)",
                                  "distance of the residuals", f"Proposition 4: full parameters vs delta metric, m = {m}")
-    rows = [Outcome("full-parameter GD = delta-metric flow in (r, theta): gap halves with the step", "Proposition 4",
-                    float(np.max(np.abs(ratios - 2.0))), "|gap(eta) / gap(eta/2) - 2| < 0.3", bool(np.max(np.abs(ratios - 2.0)) < 0.3), figure,
-                    f"gaps {', '.join(f'{g:.2e}' for g in gaps)}")]
+    rows = [Outcome("full-parameter GD = delta-metric flow in (r, theta): their gap shrinks like the step", "Proposition 4", slope,
+                    "log-log slope of the gap in (0.7, 1.3)", 0.7 < slope < 1.3, figure,
+                    f"gaps {', '.join(f'{g:.2e}' for g in gaps)} at eta = {', '.join(f'{e:g}' for e in steps)}")]
     # delta -> -inf: theta freezes (kernel regime): the angular speed per unit of radial speed,
     # P_th / P_r ~ (m/alpha)^-2 / delta^2, falls like delta^-2
     deltas = np.array([-1e2, -1e4, -1e6])
@@ -160,7 +159,7 @@ def proposition4(quick, out):
 
 def proposition1(quick, out):
     """d rho / dt = -xt_j^T sum_k Sigma_k g_k against the difference quotient of the residuals
-    over one RK4 step of 1e-5, at three states along runs from three seeds."""
+    over one RK4 step of 1e-7, at three states along runs from three seeds."""
     import matplotlib.pyplot as plt
 
     samples = PRESETS["sine8"]()
@@ -170,7 +169,7 @@ def proposition1(quick, out):
     for seed in range(3):
         r, theta = solvers.init.gaussian_uniform(m, rng=seed)
         warm = solvers.ParticleSolver(samples, r, theta, dt=0.01, method="rk4", record_every=None).run(t_end=0.5 + seed)
-        h = 1e-5
+        h = 1e-7  # short enough that few particles cross a ray (where the rate jumps) within it
         rate = mf.residual_rate(samples, warm.r, warm.theta)
         ahead = solvers.ParticleSolver(samples, warm.r, warm.theta, dt=h, method="rk4", record_every=None).run(steps=1).residuals()
         diff = (ahead - warm.residuals()) / h  # forward difference: off by h/2 of the second derivative
@@ -183,11 +182,11 @@ def proposition1(quick, out):
     lim = np.abs(np.r_[p, o]).max() * 1.05
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8, label="equality")
     ax.set_xlabel("Proposition 1: -xt_j^T sum Sigma_k g_k")
-    ax.set_ylabel("observed d rho_j / dt (one RK4 step of 1e-5)")
+    ax.set_ylabel("observed d rho_j / dt (one RK4 step of 1e-7)")
     ax.set_title(f"Proposition 1, m = {m}, 3 states x 8 samples")
     ax.legend(fontsize="small")
     figure = _save(fig, out, "proposition1.png")
-    return [Outcome("residual ODE against the observed d rho / dt", "Proposition 1", worst, "relative error < 1e-3", worst < 1e-3, figure)]
+    return [Outcome("residual ODE against the observed d rho / dt", "Proposition 1", worst, "relative error < 1e-5", worst < 1e-5, figure)]
 
 
 def _printed_lemma2(samples, rho):
