@@ -225,7 +225,8 @@ class FullParticleSolver(Evolution):
         reg = self.samples.regions
         self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
-        pk.full_moments(self.a, self.b, self.c, reg.lookup, self.shard.chunk, self._work)
+        # the moments of the initial state: a step that trains no layer
+        pk.gd_full(self.a, self.b, self.c, reg.lookup, np.zeros((reg.n_arcs, 2)), 0.0, False, False, False, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
 
     KIND = "full"

@@ -128,25 +128,13 @@ def _add_neuron(buf, a, b, c, arcs):
 
 
 @kernel(parallel=True)
-def full_moments(a, b, c, arcs, chunk, work):
-    """Per-chunk rows of the per-arc moments M_k = sum_{i in A_k} c_i (a_i, -b_i), so that
-    f(x_j) = <xt_j, sum_{B_j} M> / alpha."""
-    angles, table = arcs
-    for ch in prange(work.shape[0]):
-        buf = work[ch]
-        buf[:, :] = 0.0
-        lookup = (angles, table)
-        lo, hi = chunk_bounds(ch, a.size, chunk)
-        for i in range(lo, hi):
-            _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), lookup)
-
-
-@kernel(parallel=True)
 def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, work):
     """One gradient-descent step on L(a, b, c) with f = (1/alpha) sum_i c_i [a_i x - b_i]_+, in place.
 
     For neuron i on arc k: dL/dc = <g_k, (a, -b)> / alpha, dL/da = c g_k[0] / alpha,
-    dL/db = -c g_k[1] / alpha. Untrained layers stay fixed. Accumulates the moments of the new state.
+    dL/db = -c g_k[1] / alpha. Untrained layers stay fixed. Accumulates the per-chunk rows of the
+    moments of the new state, M_k = sum_{i in A_k} c_i (a_i, -b_i), so that
+    f(x_j) = <xt_j, sum_{B_j} M> / alpha (with no layer trained: the moments of the given state).
     """
     angles, table = arcs
     for ch in prange(work.shape[0]):
