@@ -22,7 +22,18 @@ import hashlib
 from pathlib import Path
 
 import numba
-from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator, UserWideCacheLocator
+from numba.core import caching
+from numba.core.caching import CompileResultCacheImpl, FunctionCache
+
+
+def _numba_locator(name):
+    """A cache locator class of numba: a public name in recent numba, underscored in 0.60."""
+    return getattr(caching, name, None) or getattr(caching, f"_{name}")
+
+
+InTreeCacheLocator, UserProvidedCacheLocator, UserWideCacheLocator = (
+    _numba_locator(name) for name in ("InTreeCacheLocator", "UserProvidedCacheLocator", "UserWideCacheLocator")
+)
 
 _ROOT = Path(__file__).resolve().parents[1]
 KERNEL_SOURCES = ("meanfield/kernels", "solvers/kernels", "validation/kernels.py", "meanfield/_compile.py")
