@@ -120,9 +120,10 @@ def classify_rays(samples, rho):
     return RayClassification(reg.angles, reg.sample_of, positive, negative, margin, a, b, dead_below, dead_above)
 
 
-def lemma2(samples, rho):
+def lemma2(samples, rho, printed=False):
     """The two-sided condition of the conventions note, per ray: True where the ray is an
-    attractor or repulsor. The off-ray of k uses P_k^- (the side with {i < k} active), the on-ray
+    attractor or repulsor. ``printed=True`` gives the paper's Lemma 2 as printed, which keeps only
+    the left inequality -rho_k^2 |xt_k|^2 < rho_k P_k (wrong on about half of random cases). The off-ray of k uses P_k^- (the side with {i < k} active), the on-ray
     P_k^+. Exact for distinct x (with duplicates, rays share arcs and the condition involves the
     whole group). Strict, so it says False on the two rays bounding the dead arc (P = 0 there), which
 :func:`classify_rays` decides by their live side. Provided to check the detector against the
@@ -138,7 +139,7 @@ paper's form."""
 
     def between(p):
         value = rho * p
-        return (-(rho**2) * norm2 < value) & (value < 0)
+        return (-(rho**2) * norm2 < value) & ((value < 0) | printed)
 
     reg = samples.regions
     result = np.where(reg.switches_on, between(p_plus)[..., reg.sample_of], between(p_minus)[..., reg.sample_of])

@@ -40,10 +40,10 @@ def from_canonical(r, theta, delta, alpha):
     the formula the delta-metric kernels use). sign(c) = sign(r), (a, -b) = n d(theta).
     A neuron with r = 0 and delta > 0 has a = b = 0 and loses its angle.
     """
-    r, theta, delta = (np.ascontiguousarray(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (r, theta, delta))))
-    q = np.ascontiguousarray(alpha * r / r.size).reshape(-1)
+    r, theta, delta = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (r, theta, delta)))
+    q = (alpha * r / r.size).ravel()  # a new contiguous array
     big_n, big_c = np.empty_like(q), np.empty_like(q)
-    layer_norms_many(q, delta.reshape(-1), big_n, big_c)
+    layer_norms_many(q, np.ascontiguousarray(delta).ravel(), big_n, big_c)
     n = np.sqrt(big_n).reshape(r.shape)
     c = np.copysign(np.sqrt(big_c).reshape(r.shape), r)
     return n * np.cos(theta), -n * np.sin(theta), c

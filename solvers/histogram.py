@@ -141,8 +141,9 @@ class HistogramSolver(Evolution):
     half): it takes a few steps instead of one, a first-order effect in time.
 
     Cost per step: O(n_r n_theta + s) (one or two Euler stages, plus the theta sub-steps),
-    parallel over r-rows, the same bits for any thread count. Measured on the validation cases (``python -m validation mean-field``), MUSCL reaches the
-    accuracy of upwind with 3.5 to 35 times fewer cells, in less time.
+    parallel over r-rows, the same bits for any thread count. Measured on the validation cases
+    (``python -m validation mean-field``), MUSCL reaches the accuracy of upwind with 3.5 to 35
+    times fewer cells, in less time.
     """
 
     KIND = "histogram"
@@ -312,7 +313,9 @@ class HistogramSolver(Evolution):
     def stable_step(self):
         """Largest step for which every cell (and ray) loses at most cfl of its mass (split: in
         each of its sub-steps, of which the outer rows take at most ``substeps``)."""
-        rate = self._now.rates[0] if self.substeps is None else max(self._now.rates[1], self.grid.r_out * self._now.rates[2] / self.substeps)
+        rate = self._limit(self._now)
+        if self.substeps is not None:
+            rate = max(rate, self.grid.r_out * self._now.rates[2] / self.substeps)
         return np.inf if rate == 0 else self.cfl / rate
 
     _step_size = stable_step

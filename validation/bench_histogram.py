@@ -6,31 +6,17 @@ grids with the unsplit scheme (``substeps=None``) and with split, sub-cycled the
 (the residuals at the case's record times, mean-field clock) with the wall time, and for each
 grid the wall-time ratio of the unsplit run to the sub-cycled one and their errors side by side.
 """
-import time
 import warnings
 
 import numpy as np
 
-import solvers
-
-from .mean_field_limit import CASES, record_times
+from .mean_field_limit import CASES, histogram_history
 
 GRIDS = {  # (n_r, n_theta, order) of the table, and the reference grid
     "gaussian-4": ([(50, 100, 2), (100, 200, 2), (200, 400, 2), (300, 600, 2), (200, 400, 1), (400, 800, 1)], (600, 1200)),
     "biweight-sine8": ([(50, 200, 2), (100, 400, 2), (150, 800, 2), (200, 800, 1)], (300, 1600)),
 }
 QUICK = {"gaussian-4": ([(50, 100, 2), (100, 200, 2)], (200, 400)), "biweight-sine8": ([(50, 200, 2)], (100, 400))}
-
-
-def residual_history(case, n_r, n_theta, order, substeps):
-    """Residuals at the record times (T, s), the wall seconds and the number of steps."""
-    solver = solvers.HistogramSolver(case.samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, order=order,
-                                     substeps=substeps, record_every=None)
-    rho = [solver.residuals()]
-    start = time.perf_counter()
-    for t in record_times(case)[1:]:
-        rho.append(solver.run(t_end=t).residuals())
-    return np.array(rho), time.perf_counter() - start, solver.step
 
 
 def run(cases=tuple(GRIDS), substeps=(2, 4), quick=False, say=print):
@@ -41,18 +27,19 @@ def run(cases=tuple(GRIDS), substeps=(2, 4), quick=False, say=print):
         warnings.simplefilter("ignore", RuntimeWarning)  # the coarse warm-up grids leak
         for order in (1, 2):
             for sub in (None, 2):
-                residual_history(CASES["gaussian-4"](), 8, 16, order, sub)  # compile outside the timings
+                histogram_history(CASES["gaussian-4"](), 8, 16, order, substeps=sub)  # compile outside the timings
     for name in cases:
         case = CASES[name]()
         grids, (ref_r, ref_theta) = table[name]
-        rho_ref, wall_ref, steps_ref = residual_history(case, ref_r, ref_theta, 2, None)
-        say(f"case {name}: t_end = {case.t_end}, reference {ref_r} x {ref_theta} MUSCL unsplit ({steps_ref} steps, {wall_ref:.1f} s)")
+        rho_ref, reference, wall_ref = histogram_history(case, ref_r, ref_theta, 2, substeps=None)
+        say(f"case {name}: t_end = {case.t_end}, reference {ref_r} x {ref_theta} MUSCL unsplit ({reference.step} steps, {wall_ref:.1f} s)")
         say(f"{'grid':>11} {'order':>5} {'substeps':>8} {'steps':>6} {'wall s':>7} {'max|rho - ref|':>15} {'speed-up':>8} {'error ratio':>11}")
         rows = []
         for n_r, n_theta, order in grids:
             base = None
             for sub in (None, *substeps):
-                rho, wall, steps = residual_history(case, n_r, n_theta, order, sub)
+                rho, solver, wall = histogram_history(case, n_r, n_theta, order, substeps=sub)
+                steps = solver.step
                 error = float(np.abs(rho - rho_ref).max())
                 rows.append((n_r, n_theta, order, sub, wall, steps, error))
                 if sub is None:

@@ -87,18 +87,13 @@ def _first_order_figure(out, name, steps, values, label, xlabel, ylabel, title):
     return _save(fig, out, name)
 
 
-def _full_network(m, seed, alpha):
-    a, b, c = solvers.init.pytorch_default(m, alpha=alpha, rng=seed)
-    return a, b, c
-
-
 def lemma3(quick, out):
     """delta_i = c^2 - a^2 - b^2 is conserved by the gradient flow: gradient descent's drift at a
     fixed time T shrinks linearly with the step (halving the step halves it)."""
     samples = PRESETS["sine8"]()
     m = 500 if quick else 5000
     alpha = np.sqrt(m)
-    a, b, c = _full_network(m, 0, alpha)
+    a, b, c = solvers.init.pytorch_default(m, alpha=alpha, rng=0)
     delta0 = mf.invariants(a, b, c)
     steps = np.array([0.04, 0.02, 0.01, 0.005])
     drift = []
@@ -120,7 +115,7 @@ def proposition4(quick, out):
     samples = PRESETS["sine8"]()
     m = 500 if quick else 5000
     alpha = np.sqrt(m)
-    a, b, c = _full_network(m, 1, alpha)
+    a, b, c = solvers.init.pytorch_default(m, alpha=alpha, rng=1)
     r0, theta0 = mf.to_canonical(a, b, c, alpha)
     delta = mf.invariants(a, b, c)
     steps = np.array([0.02, 0.01, 0.005])
@@ -189,19 +184,6 @@ def proposition1(quick, out):
     return [Outcome("residual ODE against the observed d rho / dt", "Proposition 1", worst, "relative error < 1e-5", worst < 1e-5, figure)]
 
 
-def _printed_lemma2(samples, rho):
-    """The paper's Lemma 2 as printed: only -rho_k^2 |xt_k|^2 < rho_k P_k."""
-    xt = samples.xt
-    gram = xt @ xt.T
-    weighted = rho[None, :] * gram
-    lower = np.tril(np.ones((samples.s, samples.s)), -1)
-    p_minus, p_plus = (weighted * lower).sum(1), (weighted * lower.T).sum(1)
-    norm2 = np.diag(gram)
-    reg = samples.regions
-    left = lambda p: -(rho**2) * norm2 < rho * p  # noqa: E731
-    return np.where(reg.switches_on, left(p_plus)[reg.sample_of], left(p_minus)[reg.sample_of])
-
-
 def condition14(quick, out):
     """The attractor/repulsor condition (14) in its two-sided form (the detector's) against the
     one-sided brute-force field on random cases; the printed one-sided Lemma 2 beside it."""
@@ -215,7 +197,7 @@ def condition14(quick, out):
         samples = mf.Samples(rng.uniform(-2, 2, s), rng.standard_normal(s))
         rho = rng.standard_normal(s)
         truth = one_sided_states(samples, rho, 1)
-        two, printed = lemma2(samples, rho), _printed_lemma2(samples, rho)
+        two, printed = lemma2(samples, rho), lemma2(samples, rho, printed=True)
         for k, state in enumerate(truth):
             if state is None:
                 continue

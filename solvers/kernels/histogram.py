@@ -83,8 +83,9 @@ def r_slopes(M, tv, S):
 def _r_row(M, S, Z, i, v, tv, courant, base, new, new_Z, out):
     """Writes ``new[i]`` = ``base[i]`` + the r-fluxes through the two r-faces of row i of M
     (columns c with velocity v[c] - tv sign(r), upwind states M +- S / 2), and for the rows next
-    to r = 0 what crosses r = 0; writes the masses on r = 0 after the step (``new_Z``, from ``Z``) and, for the
-    outer rows, the outflow through r = -r_max (``out[0]``) and r_max (``out[1]``).
+    to r = 0 what crosses r = 0; writes the masses on r = 0 after the step (``new_Z``, from
+    ``Z``) and, for the outer rows, the outflow through r = -r_max (``out[0]``) and r_max
+    (``out[1]``).
 
     With tv > 0 the face r = 0 holds mass and works like a ray (:func:`ray_transfer`), with the
     radial velocities v + tv below and v - tv above it: both > 0 (v > tv) or both < 0: the flow

@@ -97,7 +97,7 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
                     if stages == 2:
                         sum_r = b[0] * k_prev[0, i] + b[1] * vr
                         sum_t = b[0] * k_prev[1, i] + b[1] * vt
-                    else:  # one stage (Euler): acc has no columns and b[0] = 1
+                    else:  # S > 2 adds the running sum; S = 1 (Euler) has none (acc is empty) and b[0] = 1
                         sum_r = (acc[0, i] if stages > 2 else 0.0) + b[s] * vr
                         sum_t = (acc[1, i] if stages > 2 else 0.0) + b[s] * vt
                     r[i] = float(r[i]) + h * sum_r
