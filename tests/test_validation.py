@@ -78,7 +78,7 @@ def test_streaming_floor_pass_leaves_the_state_as_it_was():
     assert np.array_equal(r, before[0]) and np.array_equal(theta, before[1])
 
 
-def test_validation_flags_refuse_bad_values_with_one_error_line(capsys):
+def test_validation_flags_refuse_bad_values_with_one_error_line(capsys, tmp_path):
     from validation.__main__ import main
 
     for argv, words in ((["mean-field", "--workers", "0"], "--workers: must be positive"), (["mean-field", "--m", "100"], "at least two values of --m"),
@@ -87,5 +87,12 @@ def test_validation_flags_refuse_bad_values_with_one_error_line(capsys):
             main(argv)
         assert stop.value.code == 2
         assert words in capsys.readouterr().err.splitlines()[-1]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for command in ("paper", "attractors", "mean-field"):
+        with pytest.raises(SystemExit) as stop:
+            main([command, "--out", str(blocker)])
+        assert stop.value.code == 2
+        assert f"--out: cannot make the folder {blocker}" in capsys.readouterr().err.splitlines()[-1]
     with pytest.raises(SystemExit, match="too few for 2 ranks"):
         main(["bench-mpi", "--m", "100", "--ranks", "2"])

@@ -1,6 +1,7 @@
 """``python -m validation COMMAND``: benchmarks and paper reproductions."""
 import argparse
 import sys
+from pathlib import Path
 
 
 def positive(kind):
@@ -62,6 +63,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "mean-field" and (len(set(args.m)) < 2 or args.seeds < 2):
         parser.error("mean-field fits a slope and a seed spread: give at least two values of --m and --seeds 2 or more")
+    if getattr(args, "out", None) is not None:
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            parser.error(f"--out: cannot make the folder {args.out}: {error.strerror}")
     if args.command == "bench-field":
         from . import bench_field
 
@@ -73,9 +79,6 @@ def main(argv=None):
     elif args.command == "mean-field":
         from . import mean_field_limit
 
-        from pathlib import Path
-
-        Path(args.out).mkdir(parents=True, exist_ok=True)
         figure = Path(args.out) / f"mean_field_limit_{args.case}.png"
         mean_field_limit.run(args.case, args.m, tuple(range(args.seeds)), args.grid, figure=figure, out=args.out,
                              workers=args.workers, threads=args.threads, mpi=args.mpi)
