@@ -7,6 +7,11 @@
 - ``sine8``: y = sin(3 x) + x / 2 at the same inputs: residuals of both signs and uneven gaps give
   several attracting rays; the canonical flow fits it slowly (loss 0.25 at t = 300).
 - ``gaussian4``: four samples of alternating sign (the Gaussian case of the mean-field validation).
+- ``square10``: one period of a square wave, y = +1 for |x| < 0.4 and -1 beyond (jumps midway
+  between samples), at x = -0.9, -0.7, ..., 0.9: y = -1, -1, -1, 1, 1, 1, 1, -1, -1, -1. The paper's
+  Figures 4, 6 and 7 fit "10 points sampled from a square wave".
+- ``sine20``: y = sin(2 pi x) at twenty evenly spaced points of [-0.95, 0.95]: the paper's Figure 8
+  fits "20 samples from a sine wave".
 
 The same numbers are shipped as ``data/samples/*.csv`` (a test keeps them equal).
 """
@@ -32,7 +37,20 @@ def gaussian4_samples():
     return Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
 
 
-PRESETS = {"tent8": tent8_samples, "sine8": default_samples, "gaussian4": gaussian4_samples}
+def square10_samples():
+    """One period of a square wave at x = -0.9, -0.7, ..., 0.9 (s = 10): y = +1 for |x| < 0.4, else -1."""
+    x = np.arange(-9, 10, 2) / 10
+    return Samples(x, np.where(np.abs(x) < 0.4, 1.0, -1.0))
+
+
+def sine20_samples():
+    """y = sin(2 pi x) at twenty evenly spaced points of [-0.95, 0.95] (s = 20)."""
+    x = np.arange(-19, 20, 2) / 20
+    return Samples(x, np.sin(2 * np.pi * x))
+
+
+PRESETS = {"tent8": tent8_samples, "sine8": default_samples, "gaussian4": gaussian4_samples, "square10": square10_samples,
+           "sine20": sine20_samples}
 """Shipped sample sets by name (``[samples] preset`` of a run configuration)."""
 
 
