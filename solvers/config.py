@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from meanfield.defaults import PRESETS
+
 
 class ConfigError(ValueError):
     """A configuration problem, one line naming the key."""
@@ -29,7 +31,7 @@ class Key:
 
 
 
-SAMPLE_PRESETS = ("tent8", "sine8", "gaussian4")
+SAMPLE_PRESETS = tuple(PRESETS)
 LAWS = ("gaussian_uniform", "pytorch_default", "biweight_cosine")
 DENSITY_LAWS = ("gaussian_uniform", "biweight_cosine")  # those the histogram solver can start from
 KINDS = ("particles", "full", "histogram")
@@ -38,7 +40,7 @@ SCHEMA = {
     "samples": {
         "preset": Key("tent8", "a shipped sample set (used when neither file nor x/y is given): tent8 = 8 samples of "
                       "0.8 - 1.5 |x - 0.1|; sine8 = 8 samples of sin(3x) + x/2; gaussian4 = the 4 samples of the mean-field "
-                      "validation (data/samples/*.csv)", "str", SAMPLE_PRESETS),
+                      "validation; square10 = one period of a square wave; sine20 = 20 samples of sin(2 pi x) (data/samples/*.csv)", "str", SAMPLE_PRESETS),
         "file": Key("", "CSV file of samples 'x, y' ('#' comments), relative to the configuration file", "str"),
         "x": Key([], "inline inputs x_j (with y, instead of a file)", "floats"),
         "y": Key([], "inline targets y_j", "floats"),
@@ -56,9 +58,11 @@ SCHEMA = {
     "solver": {
         "kind": Key("particles", "particles = canonical particles (r, theta); full = gradient descent on (a, b, c); histogram = "
                     "the mean-field limit on a grid", "str", KINDS),
-        "method": Key("euler", "particles: euler, heun or rk4", "str", ("euler", "heun", "rk4")),
-        "dt": Key(0.01, "particles: time step on the mean-field clock (gradient descent step eta = m dt); with metric = delta, "
-                  "gradient-flow time of L(a, b, c)", "float", positive=True),
+        "method": Key("euler", "particles: euler, heun or rk4; sliding = Euler steps that stop particles on the rays that "
+                      "attract them and slide them there, with an adaptive step (at most dt) under which the loss never rises",
+                      "str", ("euler", "heun", "rk4", "sliding")),
+        "dt": Key(0.01, "particles: time step on the mean-field clock (gradient descent step eta = m dt), the largest step for "
+                  "method = sliding; with metric = delta, gradient-flow time of L(a, b, c)", "float", positive=True),
         "lr": Key(0.01, "full: learning rate; the clock counts gradient-flow time t = lr x steps", "float", positive=True),
         "tv": Key(0.0, "particles, histogram: lambda of the TV regulariser lambda * integral |r| dmu (eq. 16)", "float", low=0.0),
         "metric": Key("canonical", "particles: canonical (the mean-field flow) or delta (the reduced flow of full-parameter "
@@ -203,6 +207,8 @@ def validate(config, check_files=True):
     solver, init = config["solver"], config["init"]
     if solver["kind"] == "histogram" and init["law"] not in DENSITY_LAWS:
         raise ConfigError(f"init.law = {init['law']!r} has no density for the histogram solver; use one of {', '.join(DENSITY_LAWS)}")
+    if solver["kind"] == "particles" and solver["method"] == "sliding" and solver["metric"] != "canonical":
+        raise ConfigError("solver.method = 'sliding' runs the canonical flow: set solver.metric = 'canonical'")
     if solver["kind"] == "full" and not solver["train"]:
         raise ConfigError("solver.train must name at least one layer among a, b, c")
     if solver["cfl"] > 1:

@@ -9,9 +9,11 @@ from meanfield.kernels import field as fk
 
 from .evolution import Evolution, check_finite, check_step
 from .kernels import particles as pk
+from .kernels import sliding as sk
 from .shard import Shard
 
-METHODS = ("euler", "heun", "rk4")
+METHODS = ("euler", "heun", "rk4", "sliding")
+MAX_TURN = 0.05  # radians: the largest angular move of a free particle in one sliding step
 # explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
 # for l < s - 1 (each stage point uses the previous stage's velocity alone)
 TABLEAUS = {
@@ -36,10 +38,20 @@ class ParticleSolver(Evolution):
     dt : float
         Time step on the mean-field clock. Gradient descent on L with step eta is ``euler`` with
         dt = eta / m.
-    method : {"euler", "heun", "rk4"}
+    method : {"euler", "heun", "rk4", "sliding"}
         Explicit Runge-Kutta scheme of order 1, 2, 4: 1, 2 or 4 fused passes over the particles
         per step, each as costly as an Euler pass. Heun keeps 2 and RK4 4 float64 numbers per
         particle between passes (stage velocity and running sum), allocated once.
+
+        "sliding": Euler steps in which a particle that reaches a ray attracting it stops on the
+        ray and then moves in r alone (the Filippov solution), leaving when the ray stops
+        attracting it (:mod:`solvers.kernels.sliding`). The step is adaptive, and ``dt`` is its
+        largest value: each step is at most twice the last, turns no free particle by more than
+        ``MAX_TURN`` radians, and is halved and redone until the loss does not rise, so the loss
+        is non-increasing step by step. ``ray`` (-1 or the arc whose starting ray a particle
+        sits on) and the next step are part of the state; ``step_sizes`` lists the steps taken
+        and ``rejected`` counts the halvings. The canonical metric only (no ``delta``), one
+        process (no ``shard``).
     tv : float
         lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
     delta, alpha : array_like (m,) and float, optional
@@ -66,7 +78,7 @@ class ParticleSolver(Evolution):
     step : int — steps taken. history : solvers.History
     """
 
-    PER_PARTICLE = ("r", "theta", "delta")
+    PER_PARTICLE = ("r", "theta", "delta", "ray")
 
     def __init__(self, samples, r, theta, *, dt, method="euler", tv=0.0, delta=None, alpha=None, record_every=1, rng=None, copy=True, shard=None):
         super().__init__(samples, record_every=record_every, rng=rng)
@@ -104,7 +116,21 @@ class ParticleSolver(Evolution):
         self._moments = np.empty((reg.n_arcs, 2))
         fk.arc_moments(self.r, self.theta, reg.lookup, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
-        self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
+        if method == "sliding":
+            if self.delta.size or self.shard.sharded:
+                raise ValueError("method 'sliding' runs the canonical flow on one process: no delta metric, no shard")
+            self.ray = np.full(local, -1, dtype=np.int64)
+            self._out = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray))
+            self._rays = ray_neighbours(reg)
+            self._park = park_offset(self.theta.dtype)
+            self._try = np.empty_like(self._moments)
+            self._fastest, self._abs_r = np.empty(self.shard.chunks), np.empty(self.shard.chunks)
+            self._loss_now = self.loss()
+            speed = np.abs(self.velocity()[1]).max()
+            self._h_next = min(self.dt, MAX_TURN / speed) if speed > 0 else self.dt
+            self.step_sizes, self.rejected = [], 0
+        else:
+            self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
 
     KIND = "particles"
 
@@ -123,6 +149,8 @@ class ParticleSolver(Evolution):
         state = dict(r=self.r, theta=self.theta, moments=self._moments, dt=self.dt, method=self.method, tv=self.tv, alpha=self.alpha or 0.0)
         if self.delta.size:
             state["delta"] = self.delta
+        if self.method == "sliding":
+            state.update(ray=self.ray, h_next=self._h_next, loss_now=self._loss_now)
         return state
 
     @classmethod
@@ -131,6 +159,9 @@ class ParticleSolver(Evolution):
         solver = cls(samples, state["r"], state["theta"], dt=state["dt"], method=str(state["method"]), tv=state["tv"],
                      delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]  # as the fused step left them: the same bits onward
+        if solver.method == "sliding":
+            solver.ray[:] = state["ray"]
+            solver._h_next, solver._loss_now = float(state["h_next"]), float(state["loss_now"])
         return solver
 
     def loss(self):
@@ -150,6 +181,8 @@ class ParticleSolver(Evolution):
         return vr, vt
 
     def _advance(self, h):
+        if self.method == "sliding":
+            return self._slide(h)
         a, b = TABLEAUS[self.method]
         rk = self._rk
         g = self._field()
@@ -162,6 +195,60 @@ class ParticleSolver(Evolution):
                 fk.field_from_moments(rk.moments, self.samples.arcs, float(self.m), rk.rho, rk.g)
                 g = rk.g
         return h
+
+
+    def _slide(self, h):
+        """One accepted sliding step of at most h (the class docstring); returns its size."""
+        g = self._field()
+        step = min(h, self._h_next)
+        r_out, theta_out, ray_out = self._out
+        while True:
+            sk.sliding_euler(self.r, self.theta, self.ray, r_out, theta_out, ray_out, self.samples.regions.lookup, self._rays, g, self.tv,
+                             step, self._park, self.shard.chunk, self._work, self._fastest, self._abs_r)
+            self.shard.reduce(self._work, self._try)
+            rho = field.residuals_from_moments(self.samples, self._try, self.m)
+            loss = 0.5 * float(rho @ rho) + self.tv * float(self._abs_r.sum()) / self.m
+            if loss <= self._loss_now:  # a step small enough changes nothing and is accepted
+                break
+            step *= 0.5
+            self.rejected += 1
+        self._out = (self.r, self.theta, self.ray)
+        self.r, self.theta, self.ray = r_out, theta_out, ray_out
+        self._moments, self._try = self._try, self._moments
+        self._loss_now = loss
+        speed = float(self._fastest.max())
+        self._h_next = min(self.dt, 2.0 * step, MAX_TURN / speed if speed > 0 else math.inf)
+        self.step_sizes.append(step)
+        return step
+
+    def ray_mass(self):
+        """Share of the particles sliding on each boundary ray, (2s, 2): column 0 for r > 0,
+        column 1 for r < 0; row k is the ray at the start of arc k (``method="sliding"`` only)."""
+        mass = np.zeros((self.samples.regions.n_arcs, 2))
+        on = self.ray >= 0
+        np.add.at(mass, (self.ray[on], (self.r[on] < 0).astype(np.int64)), 1.0 / self.m)
+        return mass
+
+
+def park_offset(dtype):
+    """How far below a ray a particle is parked in the dead arc (radians): 16 units of rounding of
+    the angle type at 2 pi, so that the stored angle is below the ray in float32 too."""
+    return 16 * float(np.finfo(dtype).eps) * 2 * np.pi
+
+
+def ray_neighbours(regions):
+    """:class:`solvers.kernels.sliding.Rays` of the regions: for each arc the non-empty arcs before
+    and after it (skipping the empty arcs of duplicated x) and whether it is dead (no sample active)."""
+    n = regions.n_arcs
+    full = np.flatnonzero(regions.lengths > 0)
+    below = np.empty(n, dtype=np.int64)
+    after = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        before = full[full < k]
+        below[k] = before[-1] if before.size else full[-1]
+        later = full[full > k]
+        after[k] = later[0] if later.size else full[0]
+    return sk.Rays(below, after, ~regions.active.any(axis=1))
 
 
 class _StageBuffers:

@@ -206,3 +206,72 @@ def histogram_step(grid, cells, rays, zero, g, dt, order, tv=0.0, substeps=None)
     staying = new_rays.copy()  # ray mass moves in r after the theta pass
     outflow += r_step(staying, v_rays, zero[n_c:], new_rays, new_zero[n_c:])
     return new_cells, new_rays, new_zero, outflow
+
+
+SIDE = 1e-9  # radians beside a ray at which its one-sided active sets are read
+GOLDEN = 0.6180339887498949
+
+
+def _one_sided(samples, rho, r, phi, side, tv):
+    """(dr/dt, dtheta/dt) at angle phi in the field of the active set just beside it (side = +-1),
+    from the definition g = sum over active j of rho_j (x_j, 1)."""
+    active = ref.preactivation(samples.x, np.atleast_1d(phi + side * SIDE))[0] >= 0
+    g = np.array([np.sum(rho * samples.x * active), np.sum(rho * active)])
+    d, t = np.array([np.cos(phi), np.sin(phi)]), np.array([-np.sin(phi), np.cos(phi)])
+    return -(g @ d) - tv * np.sign(r), -r * (g @ t)
+
+
+def sliding_euler(samples, r, theta, on_ray, rho, h, tv=0.0, park=1e-12):
+    """One sliding Euler step (:mod:`solvers.kernels.sliding`) written from the definitions, one
+    particle at a time: velocities of the brute-force field in the residuals ``rho``, rays from the
+    boundary angles -arctan x_j and pi - arctan x_j, one-sided fields read 1e-9 rad beside a ray.
+
+    ``on_ray``: bool (m,), which particles slide (their theta is the ray's angle); ``park``: how
+    far below a ray a particle that leaves into a dead arc below stays. Returns
+    (r, theta, on_ray) after the step and a ``margin`` per particle: how far its decisions (does
+    the move reach the ray, the signs of the one-sided velocities) were from a tie, so that a test
+    can leave out the particles that rounding may send either way.
+    """
+    rays = np.unique(np.mod(np.concatenate([-np.arctan(samples.x), np.pi - np.arctan(samples.x)]), 2 * np.pi))
+    m = r.size
+    r_new, theta_new, slide_new, margin = np.array(r, dtype=np.float64), np.array(theta, dtype=np.float64), np.zeros(m, bool), np.full(m, np.inf)
+    for i in range(m):
+        ri, ti = float(r[i]), float(theta[i])
+        if on_ray[i]:
+            vr_b, vt_b = _one_sided(samples, rho, ri, ti, -1, tv)
+            vr_a, vt_a = _one_sided(samples, rho, ri, ti, +1, tv)
+            margin[i] = min(abs(vt_b), abs(vt_a))
+            if vt_b >= 0 >= vt_a:
+                r_new[i], slide_new[i] = ri + h * (vr_a if np.any(ref.preactivation(samples.x, [ti + SIDE])[0] >= 0) else vr_b), True
+                continue
+            if vt_b > 0 and vt_a > 0:
+                up = True
+            elif vt_b < 0 and vt_a < 0:
+                up = False
+            else:
+                share = vt_a / (vt_a - vt_b)
+                up = (i * GOLDEN) % 1.0 >= share
+                margin[i] = min(margin[i], abs((i * GOLDEN) % 1.0 - share))
+            vr, vt = (vr_a, vt_a) if up else (vr_b, vt_b)
+            r_new[i], theta_new[i] = ri + h * vr, np.mod(ti + h * vt, 2 * np.pi)
+            if not up and not np.any(ref.preactivation(samples.x, [ti - SIDE])[0] >= 0):
+                theta_new[i] = np.mod(ti - park, 2 * np.pi)  # parked in the dead arc below
+            continue
+        dr, dth = ref.velocity(samples, np.array([ri]), np.array([ti]), rho=rho, tv=tv)
+        vr, vt = float(dr[0]), float(dth[0])
+        r_new[i], theta_new[i] = ri + h * vr, np.mod(ti + h * vt, 2 * np.pi)
+        if vt == 0:
+            continue
+        ahead = np.mod(rays - ti, 2 * np.pi) if vt > 0 else np.mod(ti - rays, 2 * np.pi)
+        if vt > 0:
+            ahead[ahead == 0] = 2 * np.pi  # a ray at the particle is behind it when it moves up
+        nearest = int(np.argmin(ahead))
+        margin[i] = abs(h * abs(vt) - ahead[nearest])
+        if h * abs(vt) >= ahead[nearest]:
+            phi = rays[nearest]
+            _, vt_b = _one_sided(samples, rho, ri, phi, -1, tv)
+            _, vt_a = _one_sided(samples, rho, ri, phi, +1, tv)
+            margin[i] = min(margin[i], abs(vt_b), abs(vt_a))
+            if vt_b >= 0 >= vt_a:
+                theta_new[i], slide_new[i] = phi, True
+    return r_new, theta_new, slide_new, margin

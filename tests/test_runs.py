@@ -17,6 +17,7 @@ from solvers import job, report
 # long enough to be killed at random moments, short enough for the suite. Time cadences make every
 # record land on the same steps whatever the interruptions.
 PARTICLES = ["m=4000", "t_end=50.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
+SLIDING = ["m=4000", "t_end=60.0", "dt=0.01", "method='sliding'", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
 HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=900", "t_end=12.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
@@ -91,7 +92,7 @@ def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
         args = ["resume", str(out)]
 
 
-@pytest.mark.parametrize("items", [PARTICLES, HISTOGRAM], ids=["particles", "histogram"])
+@pytest.mark.parametrize("items", [PARTICLES, SLIDING, HISTOGRAM], ids=["particles", "sliding", "histogram"])
 def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path, items):
     reference = reference_run(tmp_path, items)
     killed, _ = run_with_kills(tmp_path, items, signal.SIGKILL, kills=3, seed=len(items))

@@ -1,0 +1,143 @@
+"""The sliding Euler step: canonical particles that stop on attracting rays and slide along them.
+
+The velocity field jumps across every boundary ray (its angular part; the radial part is
+continuous there). Where both sides point into a ray, the Filippov solution keeps a particle on the
+ray and moves it in r alone; explicit steps instead chatter across the ray. Here each particle
+carries ``ray[i]``: -1 when free, else the index k of the boundary angle it sits on, taken as the
+arc that starts there (the project's tie rule), so theta_i = angles[k] exactly.
+
+One step of size h, per particle, with the velocities of the field g (see
+:func:`meanfield.kernels.primitives.arc_velocity`) at the start of the step:
+
+- free, on arc k: the Euler move (r + h dr/dt, theta + h dtheta/dt). If the move reaches the ray
+  at the end of arc k in the direction of motion and that ray attracts this particle (the angular
+  velocity just below it >= 0 >= the one just above it, for this r; a dead side, g = 0, counts as
+  pointing in), the particle stops on the ray instead: theta = the ray's angle, r + h dr/dt.
+- sliding on ray k: while the ray attracts it, r + h dr/dt with the radial velocity of the live
+  side, theta unchanged. Otherwise it leaves with an Euler move in the velocity of the side it goes
+  to: the side both velocities point to when the flow crosses; at a repulsive ray the share
+  u_above / (u_above - u_below) of the particles goes below (the histogram solver's rule,
+  :func:`meanfield.kernels.primitives.ray_transfer`), particle i when frac(i phi) < that share
+  (phi the golden ratio: deterministic, spread evenly over the particles, and independent of the
+  thread count). Beside a dead side (u = 0) that rule sends every particle to the dead side, as
+  the histogram solver sends the mass: it stays there, at theta = the ray's angle when the dead
+  arc is above (the tie rule puts the ray in it) and ``park`` radians below it when the dead arc is
+  below.
+
+A move may step over a ray narrower than h |dtheta/dt| without looking at it; the caller bounds the
+angular move (:class:`solvers.particles.ParticleSolver`, method "sliding").
+
+The step writes its result to separate arrays (the caller accepts it only when the loss does not
+rise), accumulates the moments of the result per chunk into ``work`` and, per chunk, the largest
+angular speed among the particles that are free after the step and the sum of |r|.
+"""
+import math
+from collections import namedtuple
+
+from meanfield._compile import kernel, prange
+from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
+from meanfield.kernels.field import chunk_bounds
+from meanfield.kernels.primitives import add_moment, arc_velocity, store_angle
+
+Rays = namedtuple("Rays", ["below", "after", "dead"])
+Rays.__doc__ = """Neighbours of each arc k, skipping empty arcs (duplicated x): ``below[k]`` the last
+non-empty arc that ends where arc k starts, ``after[k]`` the first non-empty arc that starts where
+arc k ends; ``dead[k]`` whether no sample is active on arc k (its g is 0). See
+:func:`solvers.particles.ray_neighbours`."""
+
+GOLDEN = 0.6180339887498949
+
+
+@kernel(inline=True)
+def attracts(g, rays, k, r, co, si, tv):
+    """Whether the ray at the start of arc k attracts a particle of radius r there ((co, si) the
+    ray's direction): the angular velocity just below is >= 0 and just above <= 0 (a dead side
+    counts as pointing in). Returns (attracts, vr_below, vt_below, vr_above, vt_above)."""
+    below, _, dead = rays
+    vr_b, vt_b = arc_velocity(g, below[k], r, co, si, tv)
+    vr_a, vt_a = arc_velocity(g, k, r, co, si, tv)
+    if dead[below[k]]:
+        vt_b = 0.0
+    if dead[k]:
+        vt_a = 0.0
+    return vt_b >= 0.0 and vt_a <= 0.0, vr_b, vt_b, vr_a, vt_a
+
+
+@kernel(parallel=True)
+def sliding_euler(r, theta, ray, r_out, theta_out, ray_out, arcs, rays, g, tv, h, park, chunk, work, fastest, abs_r):
+    """One sliding Euler step of size h (module docstring) from (r, theta, ray) into
+    (r_out, theta_out, ray_out); per chunk c: the moments of the result into work[c], the largest
+    |dtheta/dt| of the particles free after the step into fastest[c], sum |r_out| into abs_r[c]."""
+    angles, table = arcs
+    below, after, dead = rays
+    for c in prange(work.shape[0]):
+        buf = work[c]
+        buf[:, :] = 0.0
+        lookup = (angles, table)
+        neighbours = (below, after, dead)
+        top = 0.0
+        total = 0.0
+        lo, hi = chunk_bounds(c, r.size, chunk)
+        for i in range(lo, hi):
+            rr = float(r[i])
+            k = ray[i]
+            if k >= 0:  # sliding on the ray at the start of arc k
+                phi = angles[k]
+                co = math.cos(phi)
+                si = math.sin(phi)
+                stays, vr_b, vt_b, vr_a, vt_a = attracts(g, neighbours, k, rr, co, si, tv)
+                if stays:
+                    new_r = rr + h * (vr_b if dead[k] else vr_a)
+                    new_t = phi
+                    new_k = k
+                else:
+                    if vt_b > 0.0 and vt_a > 0.0:
+                        up = True
+                    elif vt_b < 0.0 and vt_a < 0.0:
+                        up = False
+                    else:  # repulsive: vt_b <= 0 <= vt_a, not both 0
+                        share_below = vt_a / (vt_a - vt_b)
+                        spread = (i * GOLDEN) % 1.0
+                        up = spread >= share_below
+                    vr = vr_a if up else vr_b
+                    vt = vt_a if up else vt_b
+                    new_r = rr + h * vr
+                    new_t = wrap_angle(phi + h * vt)
+                    if not up and dead[below[k]]:
+                        new_t = wrap_angle(phi - park)  # into the dead arc below, where it stays
+                    new_k = -1
+                    top = max(top, abs(vt))
+            else:
+                tt = float(theta[i])
+                arc = locate_wrapped(tt, lookup)
+                vr, vt = arc_velocity(g, arc, rr, math.cos(tt), math.sin(tt), tv)
+                new_r = rr + h * vr
+                new_t = wrap_angle(tt + h * vt)
+                new_k = -1
+                target = -1
+                if vt > 0.0:  # the ray at the end of the arc, ahead
+                    nxt = after[arc]
+                    if h * vt >= (angles[nxt] - tt) % TWO_PI:
+                        target = nxt
+                elif vt < 0.0:  # the ray at the start of the arc, behind
+                    if h * -vt >= (tt - angles[arc]) % TWO_PI:
+                        target = arc
+                if target >= 0:
+                    phi = angles[target]
+                    lands = attracts(g, neighbours, target, rr, math.cos(phi), math.sin(phi), tv)[0]
+                    if lands:
+                        new_t = phi
+                        new_k = target
+                if new_k < 0:
+                    top = max(top, abs(vt))
+            r_out[i] = new_r
+            store_angle(theta_out, i, new_t)
+            ray_out[i] = new_k
+            stored = float(theta_out[i])
+            arc_new = new_k if new_k >= 0 else locate_wrapped(stored, lookup)
+            co_new = math.cos(new_t) if new_k >= 0 else math.cos(stored)
+            si_new = math.sin(new_t) if new_k >= 0 else math.sin(stored)
+            add_moment(buf, arc_new, float(r_out[i]), co_new, si_new)
+            total += abs(float(r_out[i]))
+        fastest[c] = top
+        abs_r[c] = total
