@@ -59,8 +59,8 @@ SCHEMA = {
         "kind": Key("particles", "particles = canonical particles (r, theta); full = gradient descent on (a, b, c); histogram = "
                     "the mean-field limit on a grid", "str", KINDS),
         "method": Key("euler", "particles: euler, heun or rk4; sliding = Euler steps that stop particles on the rays that "
-                      "attract them and slide them there, with an adaptive step (at most dt) under which the loss never rises",
-                      "str", ("euler", "heun", "rk4", "sliding")),
+                      "attract them and slide them there, with an adaptive step (at most dt) under which the loss never rises; "
+                      "sliding-heun = the same with Heun's corrector", "str", ("euler", "heun", "rk4", "sliding", "sliding-heun")),
         "dt": Key(0.01, "particles: time step on the mean-field clock (gradient descent step eta = m dt), the largest step for "
                   "method = sliding; with metric = delta, gradient-flow time of L(a, b, c)", "float", positive=True),
         "lr": Key(0.01, "full: learning rate; the clock counts gradient-flow time t = lr x steps", "float", positive=True),
@@ -207,8 +207,8 @@ def validate(config, check_files=True):
     solver, init = config["solver"], config["init"]
     if solver["kind"] == "histogram" and init["law"] not in DENSITY_LAWS:
         raise ConfigError(f"init.law = {init['law']!r} has no density for the histogram solver; use one of {', '.join(DENSITY_LAWS)}")
-    if solver["kind"] == "particles" and solver["method"] == "sliding" and solver["metric"] != "canonical":
-        raise ConfigError("solver.method = 'sliding' runs the canonical flow: set solver.metric = 'canonical'")
+    if solver["kind"] == "particles" and solver["method"].startswith("sliding") and solver["metric"] != "canonical":
+        raise ConfigError(f"solver.method = {solver['method']!r} runs the canonical flow: set solver.metric = 'canonical'")
     if solver["kind"] == "full" and not solver["train"]:
         raise ConfigError("solver.train must name at least one layer among a, b, c")
     if solver["cfl"] > 1:

@@ -12,7 +12,8 @@ from .kernels import particles as pk
 from .kernels import sliding as sk
 from .shard import Shard
 
-METHODS = ("euler", "heun", "rk4", "sliding")
+METHODS = ("euler", "heun", "rk4", "sliding", "sliding-heun")
+SLIDING = ("sliding", "sliding-heun")
 MAX_TURN = 0.05  # radians: the largest angular move of a free particle in one sliding step
 # explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
 # for l < s - 1 (each stage point uses the previous stage's velocity alone)
@@ -38,7 +39,7 @@ class ParticleSolver(Evolution):
     dt : float
         Time step on the mean-field clock. Gradient descent on L with step eta is ``euler`` with
         dt = eta / m.
-    method : {"euler", "heun", "rk4", "sliding"}
+    method : {"euler", "heun", "rk4", "sliding", "sliding-heun"}
         Explicit Runge-Kutta scheme of order 1, 2, 4: 1, 2 or 4 fused passes over the particles
         per step, each as costly as an Euler pass. Heun keeps 2 and RK4 4 float64 numbers per
         particle between passes (stage velocity and running sum), allocated once.
@@ -52,6 +53,10 @@ class ParticleSolver(Evolution):
         sits on) and the next step are part of the state; ``step_sizes`` lists the steps taken
         and ``rejected`` counts the halvings. The canonical metric only (no ``delta``), one
         process (no ``shard``).
+
+        "sliding-heun": the same with Heun's corrector (two passes per step): second order for
+        the particles that stay free or stay on one ray through a step, first order for those
+        that land on a ray or leave one within it.
     tv : float
         lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
     delta, alpha : array_like (m,) and float, optional
@@ -116,11 +121,12 @@ class ParticleSolver(Evolution):
         self._moments = np.empty((reg.n_arcs, 2))
         fk.arc_moments(self.r, self.theta, reg.lookup, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
-        if method == "sliding":
+        if method in SLIDING:
             if self.delta.size or self.shard.sharded:
                 raise ValueError("method 'sliding' runs the canonical flow on one process: no delta metric, no shard")
             self.ray = np.full(local, -1, dtype=np.int64)
             self._out = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray))
+            self._pred = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray)) if method == "sliding-heun" else None
             self._rays = ray_neighbours(reg)
             self._park = park_offset(self.theta.dtype)
             self._try = np.empty_like(self._moments)
@@ -149,7 +155,7 @@ class ParticleSolver(Evolution):
         state = dict(r=self.r, theta=self.theta, moments=self._moments, dt=self.dt, method=self.method, tv=self.tv, alpha=self.alpha or 0.0)
         if self.delta.size:
             state["delta"] = self.delta
-        if self.method == "sliding":
+        if self.method in SLIDING:
             state.update(ray=self.ray, h_next=self._h_next, loss_now=self._loss_now)
         return state
 
@@ -159,7 +165,7 @@ class ParticleSolver(Evolution):
         solver = cls(samples, state["r"], state["theta"], dt=state["dt"], method=str(state["method"]), tv=state["tv"],
                      delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]  # as the fused step left them: the same bits onward
-        if solver.method == "sliding":
+        if solver.method in SLIDING:
             solver.ray[:] = state["ray"]
             solver._h_next, solver._loss_now = float(state["h_next"]), float(state["loss_now"])
         return solver
@@ -181,7 +187,7 @@ class ParticleSolver(Evolution):
         return vr, vt
 
     def _advance(self, h):
-        if self.method == "sliding":
+        if self.method in SLIDING:
             return self._slide(h)
         a, b = TABLEAUS[self.method]
         rk = self._rk
@@ -201,11 +207,20 @@ class ParticleSolver(Evolution):
         """One accepted sliding step of at most h (the class docstring); returns its size."""
         g = self._field()
         step = min(h, self._h_next)
-        r_out, theta_out, ray_out = self._out
+        out = self._out
+        lookup, chunk = self.samples.regions.lookup, self.shard.chunk
         while True:
-            sk.sliding_euler(self.r, self.theta, self.ray, r_out, theta_out, ray_out, self.samples.regions.lookup, self._rays, g, self.tv,
-                             step, self._park, self.shard.chunk, self._work, self._fastest, self._abs_r)
+            first = out if self._pred is None else self._pred
+            sk.sliding_euler(self.r, self.theta, self.ray, *first, lookup, self._rays, g, self.tv, step, self._park, chunk, self._work,
+                             self._fastest, self._abs_r)
             self.shard.reduce(self._work, self._try)
+            speed = float(self._fastest.max())
+            if self._pred is not None:
+                g_pred = field.arc_fields(self.samples, field.residuals_from_moments(self.samples, self._try, self.m))
+                sk.sliding_heun(self.r, self.theta, self.ray, self._pred, out, lookup, self._rays, g, g_pred, self.tv, step, self._park, chunk,
+                                self._work, self._fastest, self._abs_r)
+                self.shard.reduce(self._work, self._try)
+                speed = max(speed, float(self._fastest.max()))
             rho = field.residuals_from_moments(self.samples, self._try, self.m)
             loss = 0.5 * float(rho @ rho) + self.tv * float(self._abs_r.sum()) / self.m
             if loss <= self._loss_now:  # a step small enough changes nothing and is accepted
@@ -213,17 +228,16 @@ class ParticleSolver(Evolution):
             step *= 0.5
             self.rejected += 1
         self._out = (self.r, self.theta, self.ray)
-        self.r, self.theta, self.ray = r_out, theta_out, ray_out
+        self.r, self.theta, self.ray = out
         self._moments, self._try = self._try, self._moments
         self._loss_now = loss
-        speed = float(self._fastest.max())
         self._h_next = min(self.dt, 2.0 * step, MAX_TURN / speed if speed > 0 else math.inf)
         self.step_sizes.append(step)
         return step
 
     def ray_mass(self):
         """Share of the particles sliding on each boundary ray, (2s, 2): column 0 for r > 0,
-        column 1 for r < 0; row k is the ray at the start of arc k (``method="sliding"`` only)."""
+        column 1 for r < 0; row k is the ray at the start of arc k (the sliding methods only)."""
         mass = np.zeros((self.samples.regions.n_arcs, 2))
         on = self.ray >= 0
         np.add.at(mass, (self.ray[on], (self.r[on] < 0).astype(np.int64)), 1.0 / self.m)

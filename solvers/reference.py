@@ -242,7 +242,7 @@ def sliding_euler(samples, r, theta, on_ray, rho, h, tv=0.0, park=1e-12):
             vr_a, vt_a = _one_sided(samples, rho, ri, ti, +1, tv)
             margin[i] = min(abs(vt_b), abs(vt_a))
             if vt_b >= 0 >= vt_a:
-                r_new[i], slide_new[i] = ri + h * (vr_a if np.any(ref.preactivation(samples.x, [ti + SIDE])[0] >= 0) else vr_b), True
+                r_new[i], slide_new[i] = ri + h * _live_radial(samples, rho, ri, ti, tv), True
                 continue
             if vt_b > 0 and vt_a > 0:
                 up = True
@@ -258,20 +258,60 @@ def sliding_euler(samples, r, theta, on_ray, rho, h, tv=0.0, park=1e-12):
                 theta_new[i] = np.mod(ti - park, 2 * np.pi)  # parked in the dead arc below
             continue
         dr, dth = ref.velocity(samples, np.array([ri]), np.array([ti]), rho=rho, tv=tv)
-        vr, vt = float(dr[0]), float(dth[0])
-        r_new[i], theta_new[i] = ri + h * vr, np.mod(ti + h * vt, 2 * np.pi)
-        if vt == 0:
-            continue
-        ahead = np.mod(rays - ti, 2 * np.pi) if vt > 0 else np.mod(ti - rays, 2 * np.pi)
-        if vt > 0:
-            ahead[ahead == 0] = 2 * np.pi  # a ray at the particle is behind it when it moves up
-        nearest = int(np.argmin(ahead))
-        margin[i] = abs(h * abs(vt) - ahead[nearest])
-        if h * abs(vt) >= ahead[nearest]:
-            phi = rays[nearest]
-            _, vt_b = _one_sided(samples, rho, ri, phi, -1, tv)
-            _, vt_a = _one_sided(samples, rho, ri, phi, +1, tv)
+        r_new[i] = ri + h * float(dr[0])
+        theta_new[i], slide_new[i], margin[i] = _free_move(samples, rho, rays, ri, ti, float(dth[0]), h, tv)
+    return r_new, theta_new, slide_new, margin
+
+
+def _free_move(samples, rho, rays, ri, ti, vt, h, tv):
+    """A free particle's move by h vt from ti, stopping on the nearest ray ahead when the move
+    reaches it and the ray attracts the particle: (theta, lands, margin of the decisions)."""
+    moved = np.mod(ti + h * vt, 2 * np.pi)
+    gaps = np.abs(np.angle(np.exp(1j * (ti - rays))))
+    if vt == 0:
+        return moved, False, gaps.min()
+    ahead = np.mod(rays - ti, 2 * np.pi) if vt > 0 else np.mod(ti - rays, 2 * np.pi)
+    if vt > 0:
+        ahead[ahead == 0] = 2 * np.pi  # a ray at the particle is behind it when it moves up
+    nearest = int(np.argmin(ahead))
+    margin = abs(h * abs(vt) - ahead[nearest])
+    if h * abs(vt) >= ahead[nearest]:
+        phi = rays[nearest]
+        _, vt_b = _one_sided(samples, rho, ri, phi, -1, tv)
+        _, vt_a = _one_sided(samples, rho, ri, phi, +1, tv)
+        margin = min(margin, abs(vt_b), abs(vt_a))
+        if vt_b >= 0 >= vt_a:
+            return phi, True, margin
+    return moved, False, margin
+
+
+def _live_radial(samples, rho, r, phi, tv):
+    """The radial velocity on a ray: that of the side above, or below when no sample is active above."""
+    side = +1 if np.any(ref.preactivation(samples.x, [phi + SIDE])[0] >= 0) else -1
+    return _one_sided(samples, rho, r, phi, side, tv)[0]
+
+
+def sliding_heun(samples, r, theta, on_ray, rho, h, tv=0.0, park=1e-12):
+    """One sliding Heun step (:func:`solvers.kernels.sliding.sliding_heun`) from the definitions:
+    the predictor is :func:`sliding_euler`, the predictor's residuals come from the brute-force
+    network, and each particle takes the corrector's rule by hand. Returns (r, theta, on_ray,
+    margin) as :func:`sliding_euler`."""
+    rays = np.unique(np.mod(np.concatenate([-np.arctan(samples.x), np.pi - np.arctan(samples.x)]), 2 * np.pi))
+    r1, t1, s1, margin = sliding_euler(samples, r, theta, on_ray, rho, h, tv, park)
+    rho1 = ref.residuals(samples, r1, t1)
+    r_new, theta_new, slide_new = r1.copy(), t1.copy(), s1.copy()
+    for i in range(r.size):
+        ri, ti = float(r[i]), float(theta[i])
+        if on_ray[i] and s1[i]:
+            _, vt_b = _one_sided(samples, rho1, r1[i], ti, -1, tv)
+            _, vt_a = _one_sided(samples, rho1, r1[i], ti, +1, tv)
             margin[i] = min(margin[i], abs(vt_b), abs(vt_a))
             if vt_b >= 0 >= vt_a:
-                theta_new[i], slide_new[i] = phi, True
+                r_new[i] = ri + 0.5 * h * (_live_radial(samples, rho, ri, ti, tv) + _live_radial(samples, rho1, r1[i], ti, tv))
+        elif not on_ray[i] and not s1[i]:
+            dr0, dt0 = ref.velocity(samples, np.array([ri]), np.array([ti]), rho=rho, tv=tv)
+            dr1, dt1 = ref.velocity(samples, r1[i:i + 1], t1[i:i + 1], rho=rho1, tv=tv)
+            r_new[i] = ri + 0.5 * h * float(dr0[0] + dr1[0])
+            theta_new[i], slide_new[i], decided = _free_move(samples, rho, rays, ri, ti, 0.5 * float(dt0[0] + dt1[0]), h, tv)
+            margin[i] = min(margin[i], decided, np.abs(np.angle(np.exp(1j * (t1[i] - rays)))).min())
     return r_new, theta_new, slide_new, margin

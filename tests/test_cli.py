@@ -109,7 +109,7 @@ def test_set_accepts_short_keys_and_float_counts():
         (["--set", "dt=-1"], "solver.dt must be positive, got -1"),
         (["--set", "dt='fast'"], "solver.dt must be a number, got \"fast\""),
         (["--set", "m=2.5"], "init.m must be an integer, got 2.5"),
-        (["--set", "method=leapfrog"], "solver.method must be one of euler, heun, rk4, sliding, got \"leapfrog\""),
+        (["--set", "method=leapfrog"], "solver.method must be one of euler, heun, rk4, sliding, sliding-heun, got \"leapfrog\""),
         (["--set", "method='sliding'", "--set", "metric='delta'"], "solver.method = 'sliding' runs the canonical flow"),
         (["--set", "history='5 parsecs'"], "output.history must be a positive time, 'N steps', 'S s' or 'off'"),
         (["--set", "figures=1"], "output.figures must be true or false, got 1"),

@@ -22,6 +22,7 @@ def particle_cases(rng):
     yield "delta", solvers.ParticleSolver(samples, r, theta, dt=0.002, method="heun", delta=delta, alpha=float(r.size))
     yield "float32", solvers.ParticleSolver(samples, r.astype(np.float32), theta.astype(np.float32), dt=0.02, method="heun")
     yield "sliding", solvers.ParticleSolver(samples, r, theta, dt=0.05, method="sliding", tv=0.05)
+    yield "sliding-heun", solvers.ParticleSolver(samples, r, theta, dt=0.05, method="sliding-heun")
     a, b, c = solvers.init.pytorch_default(500, alpha=np.sqrt(500), rng=rng)
     yield "full", solvers.FullParticleSolver(samples, a, b, c, alpha=np.sqrt(500), lr=0.05)
     yield "full-c", solvers.FullParticleSolver(samples, a, b, c, alpha=np.sqrt(500), lr=0.05, train=("c",))
@@ -29,7 +30,7 @@ def particle_cases(rng):
     yield "histogram-2", solvers.HistogramSolver(samples, gaussian_density, n_r=20, n_theta=60, r_max=3.0, order=2, tv=0.1)
 
 
-CASES = ["euler", "heun", "rk4", "delta", "float32", "sliding", "full", "full-c", "histogram-1", "histogram-2"]
+CASES = ["euler", "heun", "rk4", "delta", "float32", "sliding", "sliding-heun", "full", "full-c", "histogram-1", "histogram-2"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -20,10 +20,10 @@ digest = hashlib.sha256()
 rho = mf.residuals(samples, r, theta)
 for part in (rho, *mf.velocity(samples, r, theta, rho=rho, tv=0.1)):
     digest.update(part.tobytes())
-for kwargs in (dict(method="euler", tv=0.02), dict(method="heun"), dict(method="rk4", delta=0.5, alpha=60_000.0), dict(method="sliding", tv=0.02)):
+for kwargs in (dict(method="euler", tv=0.02), dict(method="heun"), dict(method="rk4", delta=0.5, alpha=60_000.0), dict(method="sliding", tv=0.02), dict(method="sliding-heun")):
     solver = solvers.ParticleSolver(samples, r, theta, dt=0.002, **kwargs).run(steps=4)
     digest.update(solver.r.tobytes() + solver.theta.tobytes() + solver.residuals().tobytes())
-    if kwargs["method"] == "sliding":
+    if kwargs["method"].startswith("sliding"):
         digest.update(solver.ray.tobytes() + np.array(solver.step_sizes).tobytes())
 a, b, c = solvers.init.pytorch_default(60_000, alpha=245.0, rng=2)
 full = solvers.FullParticleSolver(samples, a, b, c, alpha=245.0, lr=0.01).run(steps=4)

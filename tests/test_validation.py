@@ -96,3 +96,18 @@ def test_validation_flags_refuse_bad_values_with_one_error_line(capsys, tmp_path
         assert f"--out: cannot make the folder {blocker}" in capsys.readouterr().err.splitlines()[-1]
     with pytest.raises(SystemExit, match="too few for 2 ranks"):
         main(["bench-mpi", "--m", "100", "--ranks", "2"])
+
+
+def test_sliding_benchmark_beats_euler_at_the_same_largest_step(capsys, tmp_path):
+    """On the default problem, where mass sits on rays, both sliding steps with the largest step
+    0.05 are more accurate than Euler, Heun and RK4 with the fixed step 0.05 (they chatter across
+    the attracting rays), against the small-step reference."""
+    from validation import bench_sliding
+
+    rows = bench_sliding.run(quick=True, out=tmp_path, cases=("default",))["default (tent8)"]
+    late = {(method, dt): late for method, dt, _, _, _, late in rows}
+    assert all(np.isfinite(v) for v in late.values())
+    for method in ("euler", "heun", "rk4"):
+        for sliding in bench_sliding.SLIDING:
+            assert late[sliding, 0.05] < 0.5 * late[method, 0.05], (sliding, method)
+    assert (tmp_path / "bench_sliding.png").is_file() and "at equal wall time" in capsys.readouterr().out

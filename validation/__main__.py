@@ -42,6 +42,15 @@ def main(argv=None):
     hist.add_argument("--case", nargs="+", default=["gaussian-4", "biweight-sine8"], choices=["gaussian-4", "biweight-sine8"])
     hist.add_argument("--substeps", type=positive(int), nargs="+", default=[2, 4])
     hist.add_argument("--quick", action="store_true", help="coarse grids and reference (seconds; for tests)")
+    slide = sub.add_parser("bench-sliding", help="sliding particles vs euler, heun, rk4: error against a small-step reference vs wall time")
+    slide.add_argument("--quick", action="store_true", help="fewer particles, steps and a shorter run (for tests)")
+    slide.add_argument("--out", default="figures", help="folder of bench_sliding.png (default figures/)")
+    masses = sub.add_parser("ray-masses", help="mass on rays: sliding particles against the histogram solver over time")
+    masses.add_argument("--case", nargs="+", default=["gaussian-4", "biweight-sine8"], choices=["gaussian-4", "biweight-sine8"])
+    masses.add_argument("--m", type=positive(int), default=1_000_000)
+    masses.add_argument("--seeds", type=positive(int), default=3)
+    masses.add_argument("--quick", action="store_true", help="a coarse histogram grid")
+    masses.add_argument("--out", default="figures", help="folder of ray_masses_<case>.png (default figures/)")
     paper = sub.add_parser("paper", help="the paper's claims measured against thresholds: OUT/REPORT.md and figures; exit 1 if one fails")
     paper.add_argument("--quick", action="store_true", help="fewer particles, cases and seeds (minutes)")
     paper.add_argument("--out", default="paper", help="folder of REPORT.md and the figures (default paper/)")
@@ -100,6 +109,14 @@ def main(argv=None):
         from . import bench_histogram
 
         bench_histogram.run(args.case, args.substeps, quick=args.quick)
+    elif args.command == "bench-sliding":
+        from . import bench_sliding
+
+        bench_sliding.run(quick=args.quick, out=args.out)
+    elif args.command == "ray-masses":
+        from . import ray_masses
+
+        ray_masses.run(args.case, m=args.m, seeds=tuple(range(args.seeds)), quick=args.quick, out=args.out)
     elif args.command == "bench-mpi":
         from . import bench_mpi
 

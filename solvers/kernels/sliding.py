@@ -63,6 +63,67 @@ def attracts(g, rays, k, r, co, si, tv):
     return vt_b >= 0.0 and vt_a <= 0.0, vr_b, vt_b, vr_a, vt_a
 
 
+@kernel(inline=True)
+def free_move(g, neighbours, arcs, arc, rr, tt, vt, h, tv):
+    """The angle after a free particle at tt on arc ``arc`` moves by h vt, and the ray it stops on
+    (-1 for none): the ray ahead (the end of the arc for vt > 0, its start for vt < 0) when the
+    move reaches it and it attracts the particle (radius rr) in the field g."""
+    angles = arcs[0]
+    after = neighbours[1]
+    target = -1
+    if vt > 0.0:
+        nxt = after[arc]
+        if h * vt >= (angles[nxt] - tt) % TWO_PI:
+            target = nxt
+    elif vt < 0.0:
+        if h * -vt >= (tt - angles[arc]) % TWO_PI:
+            target = arc
+    if target >= 0:
+        phi = angles[target]
+        if attracts(g, neighbours, target, rr, math.cos(phi), math.sin(phi), tv)[0]:
+            return phi, target
+    return wrap_angle(tt + h * vt), -1
+
+
+@kernel(inline=True)
+def on_ray_move(g, neighbours, arcs, k, i, rr, h, park, tv):
+    """The step of a particle (index i, radius rr) sliding on the ray at the start of arc k:
+    (new r, new theta, new ray, |dtheta/dt| of a leaver or 0)."""
+    below, _, dead = neighbours
+    phi = arcs[0][k]
+    stays, vr_b, vt_b, vr_a, vt_a = attracts(g, neighbours, k, rr, math.cos(phi), math.sin(phi), tv)
+    if stays:
+        return rr + h * (vr_b if dead[k] else vr_a), phi, k, 0.0
+    if vt_b > 0.0 and vt_a > 0.0:
+        up = True
+    elif vt_b < 0.0 and vt_a < 0.0:
+        up = False
+    else:  # repulsive: vt_b <= 0 <= vt_a, not both 0
+        up = (i * GOLDEN) % 1.0 >= vt_a / (vt_a - vt_b)
+    vr = vr_a if up else vr_b
+    vt = vt_a if up else vt_b
+    new_t = wrap_angle(phi + h * vt)
+    if not up and dead[below[k]]:
+        new_t = wrap_angle(phi - park)  # into the dead arc below, where it stays
+    return rr + h * vr, new_t, -1, abs(vt)
+
+
+@kernel(inline=True)
+def store_particle(i, new_r, new_t, new_k, out, buf, arcs):
+    """Write particle i's new state into out = (r, theta, ray) and add its moment to buf;
+    returns |r| as stored. A particle on a ray counts on the arc that starts there."""
+    r_out, theta_out, ray_out = out
+    r_out[i] = new_r
+    store_angle(theta_out, i, new_t)
+    ray_out[i] = new_k
+    stored = float(theta_out[i])
+    if new_k >= 0:
+        add_moment(buf, new_k, float(r_out[i]), math.cos(new_t), math.sin(new_t))
+    else:
+        add_moment(buf, locate_wrapped(stored, arcs), float(r_out[i]), math.cos(stored), math.sin(stored))
+    return abs(float(r_out[i]))
+
+
 @kernel(parallel=True)
 def sliding_euler(r, theta, ray, r_out, theta_out, ray_out, arcs, rays, g, tv, h, park, chunk, work, fastest, abs_r):
     """One sliding Euler step of size h (module docstring) from (r, theta, ray) into
@@ -75,69 +136,82 @@ def sliding_euler(r, theta, ray, r_out, theta_out, ray_out, arcs, rays, g, tv, h
         buf[:, :] = 0.0
         lookup = (angles, table)
         neighbours = (below, after, dead)
+        out = (r_out, theta_out, ray_out)
         top = 0.0
         total = 0.0
         lo, hi = chunk_bounds(c, r.size, chunk)
         for i in range(lo, hi):
             rr = float(r[i])
             k = ray[i]
-            if k >= 0:  # sliding on the ray at the start of arc k
-                phi = angles[k]
-                co = math.cos(phi)
-                si = math.sin(phi)
-                stays, vr_b, vt_b, vr_a, vt_a = attracts(g, neighbours, k, rr, co, si, tv)
-                if stays:
-                    new_r = rr + h * (vr_b if dead[k] else vr_a)
-                    new_t = phi
-                    new_k = k
-                else:
-                    if vt_b > 0.0 and vt_a > 0.0:
-                        up = True
-                    elif vt_b < 0.0 and vt_a < 0.0:
-                        up = False
-                    else:  # repulsive: vt_b <= 0 <= vt_a, not both 0
-                        share_below = vt_a / (vt_a - vt_b)
-                        spread = (i * GOLDEN) % 1.0
-                        up = spread >= share_below
-                    vr = vr_a if up else vr_b
-                    vt = vt_a if up else vt_b
-                    new_r = rr + h * vr
-                    new_t = wrap_angle(phi + h * vt)
-                    if not up and dead[below[k]]:
-                        new_t = wrap_angle(phi - park)  # into the dead arc below, where it stays
-                    new_k = -1
-                    top = max(top, abs(vt))
+            if k >= 0:
+                new_r, new_t, new_k, speed = on_ray_move(g, neighbours, lookup, k, i, rr, h, park, tv)
             else:
                 tt = float(theta[i])
                 arc = locate_wrapped(tt, lookup)
                 vr, vt = arc_velocity(g, arc, rr, math.cos(tt), math.sin(tt), tv)
                 new_r = rr + h * vr
-                new_t = wrap_angle(tt + h * vt)
-                new_k = -1
-                target = -1
-                if vt > 0.0:  # the ray at the end of the arc, ahead
-                    nxt = after[arc]
-                    if h * vt >= (angles[nxt] - tt) % TWO_PI:
-                        target = nxt
-                elif vt < 0.0:  # the ray at the start of the arc, behind
-                    if h * -vt >= (tt - angles[arc]) % TWO_PI:
-                        target = arc
-                if target >= 0:
-                    phi = angles[target]
-                    lands = attracts(g, neighbours, target, rr, math.cos(phi), math.sin(phi), tv)[0]
-                    if lands:
-                        new_t = phi
-                        new_k = target
-                if new_k < 0:
-                    top = max(top, abs(vt))
-            r_out[i] = new_r
-            store_angle(theta_out, i, new_t)
-            ray_out[i] = new_k
-            stored = float(theta_out[i])
-            arc_new = new_k if new_k >= 0 else locate_wrapped(stored, lookup)
-            co_new = math.cos(new_t) if new_k >= 0 else math.cos(stored)
-            si_new = math.sin(new_t) if new_k >= 0 else math.sin(stored)
-            add_moment(buf, arc_new, float(r_out[i]), co_new, si_new)
-            total += abs(float(r_out[i]))
+                new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
+                speed = abs(vt) if new_k < 0 else 0.0
+            top = max(top, speed)
+            total += store_particle(i, new_r, new_t, new_k, out, buf, lookup)
+        fastest[c] = top
+        abs_r[c] = total
+
+
+@kernel(parallel=True)
+def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, chunk, work, fastest, abs_r):
+    """The corrector of a sliding Heun step of size h: ``pred`` = (r, theta, ray) after the
+    sliding Euler step from (r, theta, ray) in the field g (:func:`sliding_euler`), ``g_pred`` the
+    field of that predicted state; writes into ``out`` = (r, theta, ray):
+
+    - free at both ends: Heun, w + h (v(w) + v_pred(w_pred)) / 2, and the particle stops on the ray
+      ahead if that move reaches it and it attracts (as in the Euler step, with the mean velocity);
+    - sliding on one ray at both ends while it attracts in both fields: r + h (vr + vr_pred) / 2;
+    - otherwise (it landed on a ray, or left one, within the step): the predicted state (first
+      order where the field jumps).
+
+    Accumulates moments, the largest free |dtheta/dt| and sum |r| per chunk as :func:`sliding_euler`."""
+    angles, table = arcs
+    below, after, dead = rays
+    r_pred, theta_pred, ray_pred = pred
+    r_out, theta_out, ray_out = out
+    for c in prange(work.shape[0]):
+        buf = work[c]
+        buf[:, :] = 0.0
+        lookup = (angles, table)
+        neighbours = (below, after, dead)
+        store = (r_out, theta_out, ray_out)
+        top = 0.0
+        total = 0.0
+        lo, hi = chunk_bounds(c, r.size, chunk)
+        for i in range(lo, hi):
+            rr = float(r[i])
+            rp = float(r_pred[i])
+            k = ray[i]
+            new_r, new_t, new_k, speed = rp, float(theta_pred[i]), ray_pred[i], 0.0
+            if k >= 0 and ray_pred[i] == k:
+                phi = angles[k]
+                co = math.cos(phi)
+                si = math.sin(phi)
+                now = attracts(g, neighbours, k, rr, co, si, tv)
+                later = attracts(g_pred, neighbours, k, rp, co, si, tv)
+                if later[0]:
+                    vr0 = now[1] if dead[k] else now[3]
+                    vr1 = later[1] if dead[k] else later[3]
+                    new_r, new_t = rr + 0.5 * h * (vr0 + vr1), phi
+            elif k < 0 and ray_pred[i] < 0:
+                tt = float(theta[i])
+                tp = float(theta_pred[i])
+                arc = locate_wrapped(tt, lookup)
+                vr0, vt0 = arc_velocity(g, arc, rr, math.cos(tt), math.sin(tt), tv)
+                vr1, vt1 = arc_velocity(g_pred, locate_wrapped(tp, lookup), rp, math.cos(tp), math.sin(tp), tv)
+                vt = 0.5 * (vt0 + vt1)
+                new_r = rr + 0.5 * h * (vr0 + vr1)
+                new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
+                speed = abs(vt) if new_k < 0 else 0.0
+            elif ray_pred[i] < 0:
+                speed = abs(wrap_angle(float(theta_pred[i]) - angles[k] + math.pi) - math.pi) / h  # a leaver
+            top = max(top, speed)
+            total += store_particle(i, new_r, new_t, new_k, store, buf, lookup)
         fastest[c] = top
         abs_r[c] = total
