@@ -49,6 +49,9 @@ def main(argv=None):
     masses.add_argument("--case", nargs="+", default=["gaussian-4", "biweight-sine8"], choices=["gaussian-4", "biweight-sine8"])
     masses.add_argument("--m", type=positive(int), default=1_000_000)
     masses.add_argument("--seeds", type=positive(int), default=3)
+    masses.add_argument("--method", default="sliding-heun", choices=["sliding", "sliding-heun"])
+    masses.add_argument("--grid", type=positive(int), nargs=2, default=None, metavar=("N_R", "N_THETA"),
+                        help="the histogram's grid (default: the case's, 200 x 400 and 200 x 800)")
     masses.add_argument("--quick", action="store_true", help="a coarse histogram grid")
     masses.add_argument("--out", default="figures", help="folder of ray_masses_<case>.png (default figures/)")
     paper = sub.add_parser("paper", help="the paper's claims measured against thresholds: OUT/REPORT.md and figures; exit 1 if one fails")
@@ -116,7 +119,8 @@ def main(argv=None):
     elif args.command == "ray-masses":
         from . import ray_masses
 
-        ray_masses.run(args.case, m=args.m, seeds=tuple(range(args.seeds)), quick=args.quick, out=args.out)
+        ray_masses.run(args.case, m=args.m, seeds=tuple(range(args.seeds)), quick=args.quick, out=args.out, method=args.method,
+                       grid=args.grid)
     elif args.command == "bench-mpi":
         from . import bench_mpi
 

@@ -1,11 +1,11 @@
-"""Sliding particles (``sliding``, ``sliding-heun``) against explicit Runge-Kutta steps: the error of the residual trajectory
-against a very-small-step reference, plotted against wall time (``python -m validation
-bench-sliding``).
+"""Sliding particles (``sliding``, ``sliding-heun``) against explicit Runge-Kutta steps: the
+error of the residual trajectory against a very-small-step reference, plotted against wall time
+(``python -m validation bench-sliding``).
 
 Per case, the same particles run with euler, heun and rk4 at several fixed steps and with the
 sliding step at several largest steps; each run is timed and its residuals rho(t) are compared at
-the case's record times (mean-field clock) with a reference: the sliding step with a largest step
-of ``REF_DT`` (its gap to the same with twice that step bounds its own error; RK4 at ten times the
+the case's record times (mean-field clock) with a reference: ``sliding-heun`` with a largest step of
+``REF_DT`` (its gap to the same with twice that step bounds its own error; RK4 at ten times the
 step is shown beside it, to see how far an explicit method with a small step is from it). Errors
 are max over times and samples of |rho - rho_ref|, over the whole run and over the part where at
 least 10% of the particles sit on rays in the reference. At equal wall time (log-log
@@ -54,8 +54,8 @@ def trajectory(samples, r, theta, times, method, dt):
 
 
 def _ray_share(samples, r, theta, times, dt):
-    """rho and the share of particles on rays at ``times`` in a sliding run of largest step dt."""
-    solver = solvers.ParticleSolver(samples, r, theta, dt=dt, method="sliding", record_every=None)
+    """rho and the share of particles on rays at ``times`` in a sliding-heun run of largest step dt."""
+    solver = solvers.ParticleSolver(samples, r, theta, dt=dt, method="sliding-heun", record_every=None)
     rows, shares = [solver.residuals()], [0.0]
     for t in times[1:]:
         solver.run(t_end=float(t))
@@ -82,7 +82,7 @@ def run(quick=False, out="figures", cases=("default", "gaussian-4"), say=print):
         double = _ray_share(samples, r, theta, times, 2 * REF_DT)[0]
         rk4_ref = trajectory(samples, r, theta, times, "rk4", 10 * REF_DT)[0]
         late = share >= 0.1
-        say(f"case {name}: m = {r.size}, t_end = {times[-1]:g}; reference: sliding, largest step {REF_DT:g}: {np.abs(double - ref).max():.1e} "
+        say(f"case {name}: m = {r.size}, t_end = {times[-1]:g}; reference: sliding-heun, largest step {REF_DT:g}: {np.abs(double - ref).max():.1e} "
             f"from the same with twice the step, {np.abs(rk4_ref - ref).max():.1e} from RK4 at ten times the step; "
             f"{share[-1]:.0%} of the particles on rays at the end, >= 10% from t = {times[late][0] if late.any() else float('nan'):g}")
         say(f"{'method':>8} {'dt':>6} {'steps':>6} {'wall s':>7} {'error':>9} {'late error':>10} {'on rays':>7}")

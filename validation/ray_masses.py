@@ -3,7 +3,7 @@ ray-masses``).
 
 On each validation case of :mod:`validation.mean_field_limit`, the histogram solver carries the
 mass that collects on boundary rays explicitly (``ray_mass_by_sign``), and sliding particles
-(``ParticleSolver(method="sliding")``) sit exactly on rays (``ray_mass``). Both are read at the
+(``ParticleSolver(method="sliding-heun")`` by default) sit exactly on rays (``ray_mass``). Both are read at the
 case's record times (mean-field clock) per distinct ray and sign of r; the report gives, over time,
 the largest gap between the seed mean of the particles and the histogram beside the seed-to-seed
 spread (the standard deviation over seeds), and the share within 1e-3 rad of each ray that
@@ -35,9 +35,10 @@ def _by_ray(samples, angles, per_arc):
     return out
 
 
-def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figures", say=print):
+def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figures", method="sliding-heun", grid=None, say=print):
     """Print the comparison per case and write ``out/ray_masses_<case>.png``; returns
-    {case: (times, histogram (T, rays, 2), particles (seeds, T, rays, 2), near (seeds, T, rays, 2))}."""
+    {case: (times, histogram (T, rays, 2), particles (seeds, T, rays, 2), near (seeds, T, rays, 2))}.
+    ``grid`` (n_r, n_theta) replaces the case's histogram grid (``quick``: 60 x 160)."""
     import matplotlib.pyplot as plt
 
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -45,9 +46,9 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
     for name in cases:
         case = CASES[name]()
         samples, times = case.samples, record_times(case)
-        grid = (60, 160) if quick else case.grid
+        n_r, n_theta = grid or ((60, 160) if quick else case.grid)
         began = time.perf_counter()
-        hist = solvers.HistogramSolver(samples, case.density, n_r=grid[0], n_theta=grid[1], r_max=case.r_max, record_every=None)
+        hist = solvers.HistogramSolver(samples, case.density, n_r=n_r, n_theta=n_theta, r_max=case.r_max, record_every=None)
         angles = hist.grid.ray_angle
         on_grid = []
         for t in times:
@@ -60,7 +61,7 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         began = time.perf_counter()
         for seed in seeds:
             r, theta = solvers.init.by_blocks(_draw(case.law), m, seed)
-            particles = solvers.ParticleSolver(samples, r, theta, dt=case.particle_dt, method="sliding", record_every=None)
+            particles = solvers.ParticleSolver(samples, r, theta, dt=case.particle_dt, method=method, record_every=None)
             rows, close = [], []
             for t in times:
                 if t > 0:
@@ -75,8 +76,8 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         gap = np.abs(mean - on_grid).max(axis=(1, 2))
         worst_spread = spread.max(axis=(1, 2))
         late = times >= times[-1] / 2
-        say(f"case {name}: m = {m}, {len(seeds)} seeds (sliding, largest step {case.particle_dt:g}; {wall_particles:.0f} s) against the "
-            f"histogram {grid[0]} x {grid[1]} ({wall_hist:.0f} s); mass on rays at t = {times[-1]:g}: particles {mean[-1].sum():.4f}, "
+        say(f"case {name}: m = {m}, {len(seeds)} seeds ({method}, largest step {case.particle_dt:g}; {wall_particles:.0f} s) against the "
+            f"histogram {n_r} x {n_theta} ({wall_hist:.0f} s); mass on rays at t = {times[-1]:g}: particles {mean[-1].sum():.4f}, "
             f"histogram {on_grid[-1].sum():.4f}")
         say(f"{'t':>6} {'on rays':>8} {'histogram':>9} {'max gap':>9} {'max spread':>10} {'gap/spread':>10}")
         for k in np.unique(np.linspace(0, times.size - 1, 7).astype(int)):
@@ -85,16 +86,16 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         say(f"over t >= {times[-1] / 2:g}: largest gap {gap[late].max():.2e}, largest seed spread {worst_spread[late].max():.2e}; "
             f"within 1e-3 rad of the rays (meanfield.attractors.ray_mass) {near.mean(axis=0)[-1].sum():.4f} at the end")
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        heavy = np.argsort(on_grid[-1].ravel())[::-1][:4]
+        heavy = np.argsort(on_grid.max(axis=0).ravel())[::-1][:4]  # the rays that ever hold the most
         for n, flat in enumerate(heavy):
             ray, sign = np.unravel_index(flat, on_grid[-1].shape)
             label = f"ray at {angles[ray]:.3f} rad, r {'> 0' if sign == 0 else '< 0'}"
             ax.plot(times, on_grid[:, ray, sign], color=f"C{n}", lw=2, alpha=0.5, label=f"histogram: {label}")
             ax.errorbar(times, mean[:, ray, sign], yerr=spread[:, ray, sign], color=f"C{n}", fmt=".", ms=3, lw=0.8,
-                        label=f"sliding particles (seed mean +- spread): {label}")
+                        label=f"{method} particles (seed mean +- spread): {label}")
         ax.set_xlabel("t (mean-field clock)")
         ax.set_ylabel("share of the mass on the ray")
-        ax.set_title(f"{name}: mass on rays, m = {m}, {len(seeds)} seeds, histogram {grid[0]} x {grid[1]}")
+        ax.set_title(f"{name}: mass on rays, m = {m}, {len(seeds)} seeds, histogram {n_r} x {n_theta}")
         ax.legend(fontsize="x-small")
         save(fig, out, f"ray_masses_{name}.png")
         results[name] = (times, on_grid, sliding, near)
