@@ -44,7 +44,7 @@ def _over_a(x, x2, integrand):
     """integral over a ~ U(-1, 1) (density 1/2) of integrand(p = a x, q = a x'), piece by piece
     between the breakpoints where the integrand stops being one polynomial."""
     shape, x, x2 = _pairs(x, x2)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # x = 0 or subnormal: the breakpoint is beyond +-1
         inverse = np.stack([1 / x, -1 / x, 1 / x2, -1 / x2], axis=-1)
     fixed = np.broadcast_to([-1.0, 0.0, 1.0], (x.size, 3))
     breaks = np.sort(np.clip(np.concatenate([np.nan_to_num(inverse, posinf=1.0, neginf=-1.0), fixed], axis=-1), -1.0, 1.0), axis=-1)

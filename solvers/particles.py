@@ -179,7 +179,8 @@ class ParticleSolver(Evolution):
 
     def velocity(self, r=None, theta=None):
         """(dr/dt, dtheta/dt) at the current state (this rank's particles when sharded), or at a
-        given one, in this solver's flow."""
+        given one, in this solver's flow. For the sliding methods this is the field itself: a
+        particle on a ray gets the velocity of the arc that starts there, not its sliding motion."""
         r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
         vr, vt = field.velocity(self.samples, r, theta, tv=self.tv)
         if self.delta.size:

@@ -39,7 +39,7 @@ def _gaussian_by_quadrature(x, x2, indicator=False):
 
 @settings(max_examples=25, deadline=None)
 @given(points, points)
-def test_uniform_kernels_equal_two_dimensional_quadrature(x, x2):
+def test_uniform_kernels_equal_nested_quadrature(x, x2):
     scale = 1.0 + x * x + x2 * x2
     assert fk.rf_kernel(x, x2) == pytest.approx(_uniform_by_quadrature(x, x2), abs=1e-8 * scale)
     assert fk.indicator_kernel(x, x2) == pytest.approx(_uniform_by_quadrature(x, x2, indicator=True), abs=1e-8)
