@@ -123,8 +123,8 @@ class ParticleSolver(Evolution):
         self.shard.reduce(self._work, self._moments)
         if method in SLIDING:
             if self.delta.size or self.shard.sharded:
-                raise ValueError("method 'sliding' runs the canonical flow on one process: no delta metric, no shard")
-            self.ray = np.full(local, -1, dtype=np.int64)
+                raise ValueError(f"method {method!r} runs the canonical flow on one process: no delta metric, no shard")
+            self.ray = np.full(local, -1, dtype=np.int32)  # arc indices: 2s < 2^31
             self._out = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray))
             self._pred = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray)) if method == "sliding-heun" else None
             self._rays = ray_neighbours(reg)

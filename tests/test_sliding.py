@@ -3,7 +3,7 @@ its brute-force reference over random problems, a particle that lands on a ray, 
 when the ray turns, the non-increasing loss of the adaptive step, and ray masses."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import meanfield as mf
@@ -42,6 +42,7 @@ def kernel_step(samples, r, theta, ray, rho, h, tv=0.0, heun=False):
 inputs = st.sampled_from([-2.5, -1.0, -0.6, -0.3, 0.0, 0.2, 0.45, 0.9, 1.7, 40.0])
 
 
+@example(x=[-0.6, -0.3, 40.0, 40.0], seed=2_008_062_876, h=0.5, tv=0.0, heun=True)  # the worst rounding found
 @settings(max_examples=120, deadline=None)
 @given(st.lists(inputs, min_size=1, max_size=6), st.integers(0, 2**32 - 1), st.floats(1e-3, 0.6), st.sampled_from([0.0, 0.3]), st.booleans())
 def test_kernel_matches_the_brute_force_step(x, seed, h, tv, heun):
@@ -67,9 +68,10 @@ def test_kernel_matches_the_brute_force_step(x, seed, h, tv, heun):
     r2, t2, slide2, margin = (sref.sliding_heun if heun else sref.sliding_euler)(samples, r, theta, sliding, rho, h, tv, park=PARK)
     clear = margin > 1e-7
     np.testing.assert_array_equal((ray1 >= 0)[clear], slide2[clear])
-    # rounding of the field grows with |x|^2 |r| (the Heun corrector reads the predictor's field,
-    # from the kernel's moments on one side and the brute-force network on the other)
-    tol = 1e-13 * (1 + np.abs(samples.x).max()) ** 2 * (1 + np.abs(r).max())
+    # the rounding of the residuals grows like |x| |r| s, that of the field and the angular speed
+    # by another |x| |r| (the Heun corrector reads the predictor's field: from the kernel's moments
+    # on one side, from the brute-force network on the other); found with x = 40 twice, h = 0.5
+    tol = 1e-13 * (1 + np.abs(samples.x).max()) ** 2 * (1 + np.abs(r).max()) ** 2 * samples.s
     np.testing.assert_allclose(r1[clear], r2[clear], rtol=0, atol=tol)
     turn = np.abs(np.angle(np.exp(1j * (t1 - t2))))
     assert turn[clear].max(initial=0) < tol
