@@ -123,7 +123,8 @@ def classify_rays(samples, rho):
 def lemma2(samples, rho, printed=False):
     """The two-sided condition of the conventions note, per ray: True where the ray is an
     attractor or repulsor. ``printed=True`` gives the paper's Lemma 2 as printed, which keeps only
-    the left inequality -rho_k^2 |xt_k|^2 < rho_k P_k (wrong on about half of random cases). The off-ray of k uses P_k^- (the side with {i < k} active), the on-ray
+    the left inequality -rho_k^2 |xt_k|^2 < rho_k P_k (wrong on about half of random cases).
+    The off-ray of k uses P_k^- (the side with {i < k} active), the on-ray
     P_k^+. Exact for distinct x (with duplicates, rays share arcs and the condition involves the
     whole group). Strict, so it says False on the two rays bounding the dead arc (P = 0 there), which
 :func:`classify_rays` decides by their live side. Provided to check the detector against the

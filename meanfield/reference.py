@@ -30,6 +30,16 @@ def network(x, r, theta):
     return f / r.size
 
 
+def full_network(x, a, b, c, alpha):
+    """f_z(x) = (1/alpha) sum_i c_i [a_i x - b_i]_+ at the points x (full parameters)."""
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
+    f = np.zeros(x.shape)
+    for blk in _blocks(a.size):
+        f += c[blk] @ np.maximum(np.multiply.outer(a[blk], x) - b[blk, None], 0.0)
+    return f / alpha
+
+
 def residuals(samples, r, theta):
     """rho_j = f(x_j) - y_j."""
     return network(samples.x, r, theta) - samples.y

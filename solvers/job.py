@@ -73,7 +73,7 @@ def build_solver(config, samples, comm=None):
     if init_["law"] == "pytorch_default":
         a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
     else:
-        r, theta = init.by_blocks(_canonical_law(init_, dtype), m, seed, shard.lo, shard.hi)
+        r, theta = init.by_blocks(canonical_law(init_, dtype), m, seed, shard.lo, shard.hi)
         if kind == "full":
             a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
     if kind == "full":
@@ -88,7 +88,7 @@ def build_solver(config, samples, comm=None):
     )
 
 
-def _canonical_law(init_, dtype):
+def canonical_law(init_, dtype=np.float64):
     """draw(n, rng) -> (r, theta) of the configured law of canonical particles, of ``dtype``."""
     if init_["law"] == "biweight_cosine":
         return lambda n, rng: tuple(v.astype(dtype, copy=False) for v in init.biweight_cosine(n, width=init_["width"], rng=rng))

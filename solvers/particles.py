@@ -127,6 +127,7 @@ class ParticleSolver(Evolution):
             self.ray = np.full(local, -1, dtype=np.int32)  # arc indices: 2s < 2^31
             self._out = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray))
             self._pred = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray)) if method == "sliding-heun" else None
+            self._rho_pred, self._g_pred = np.empty(samples.s), np.empty((reg.n_arcs, 2))  # the predictor's residuals and field
             self._rays = ray_neighbours(reg)
             self._park = park_offset(self.theta.dtype)
             self._try = np.empty_like(self._moments)
@@ -203,7 +204,6 @@ class ParticleSolver(Evolution):
                 g = rk.g
         return h
 
-
     def _slide(self, h):
         """One accepted sliding step of at most h (the class docstring); returns its size."""
         g = self._field()
@@ -212,13 +212,13 @@ class ParticleSolver(Evolution):
         lookup, chunk = self.samples.regions.lookup, self.shard.chunk
         while True:
             first = out if self._pred is None else self._pred
-            sk.sliding_euler(self.r, self.theta, self.ray, *first, lookup, self._rays, g, self.tv, step, self._park, chunk, self._work,
+            sk.sliding_euler(self.r, self.theta, self.ray, first, lookup, self._rays, g, self.tv, step, self._park, chunk, self._work,
                              self._fastest, self._abs_r)
             self.shard.reduce(self._work, self._try)
             speed = float(self._fastest.max())
             if self._pred is not None:
-                g_pred = field.arc_fields(self.samples, field.residuals_from_moments(self.samples, self._try, self.m))
-                sk.sliding_heun(self.r, self.theta, self.ray, self._pred, out, lookup, self._rays, g, g_pred, self.tv, step, self._park, chunk,
+                fk.field_from_moments(self._try, self.samples.arcs, float(self.m), self._rho_pred, self._g_pred)
+                sk.sliding_heun(self.r, self.theta, self.ray, self._pred, out, lookup, self._rays, g, self._g_pred, self.tv, step, self._park, chunk,
                                 self._work, self._fastest, self._abs_r)
                 self.shard.reduce(self._work, self._try)
                 speed = max(speed, float(self._fastest.max()))

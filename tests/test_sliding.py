@@ -28,7 +28,7 @@ def kernel_step(samples, r, theta, ray, rho, h, tv=0.0, heun=False):
     out = (np.empty_like(r), np.empty_like(theta), np.empty_like(ray))
     fastest, abs_r = np.empty(chunks), np.empty(chunks)
     g = mf.arc_fields(samples, rho)
-    sliding_euler(r, theta, ray, *out, reg.lookup, ray_neighbours(reg), g, tv, h, PARK, chunk, work, fastest, abs_r)
+    sliding_euler(r, theta, ray, out, reg.lookup, ray_neighbours(reg), g, tv, h, PARK, chunk, work, fastest, abs_r)
     if heun:
         pred = out
         g_pred = mf.arc_fields(samples, mf.field.residuals_from_moments(samples, work.sum(axis=0), r.size))

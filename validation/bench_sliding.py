@@ -41,27 +41,17 @@ def problems(quick):
 
 
 def trajectory(samples, r, theta, times, method, dt):
-    """rho at ``times`` and the wall time of the run (s)."""
+    """rho at ``times``, the wall time of the run (s), the solver, and the share of particles on
+    rays at ``times`` (NaN for the explicit methods)."""
     solver = solvers.ParticleSolver(samples, r, theta, dt=dt, method=method, record_every=None)
-    rows = [solver.residuals()]
+    rows, shares = [solver.residuals()], [0.0]
     began = time.perf_counter()
     for t in times[1:]:
         solver.run(t_end=float(t))
         rows.append(solver.residuals())
+        shares.append(float((solver.ray >= 0).mean()) if method in SLIDING else float("nan"))
     wall = time.perf_counter() - began
-    on_rays = float((solver.ray >= 0).mean()) if method in SLIDING else float("nan")
-    return np.array(rows), wall, solver, on_rays
-
-
-def _ray_share(samples, r, theta, times, dt):
-    """rho and the share of particles on rays at ``times`` in a sliding-heun run of largest step dt."""
-    solver = solvers.ParticleSolver(samples, r, theta, dt=dt, method="sliding-heun", record_every=None)
-    rows, shares = [solver.residuals()], [0.0]
-    for t in times[1:]:
-        solver.run(t_end=float(t))
-        rows.append(solver.residuals())
-        shares.append(float((solver.ray >= 0).mean()))
-    return np.array(rows), np.array(shares)
+    return np.array(rows), wall, solver, np.array(shares)
 
 
 def run(quick=False, out="figures", cases=("default", "gaussian-4"), say=print):
@@ -78,8 +68,8 @@ def run(quick=False, out="figures", cases=("default", "gaussian-4"), say=print):
     fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.5), squeeze=False)
     results = {}
     for ax, (name, samples, r, theta, times) in zip(axes[0], cases):
-        ref, share = _ray_share(samples, r, theta, times, REF_DT)
-        double = _ray_share(samples, r, theta, times, 2 * REF_DT)[0]
+        ref, _, _, share = trajectory(samples, r, theta, times, "sliding-heun", REF_DT)
+        double = trajectory(samples, r, theta, times, "sliding-heun", 2 * REF_DT)[0]
         rk4_ref = trajectory(samples, r, theta, times, "rk4", 10 * REF_DT)[0]
         late = share >= 0.1
         say(f"case {name}: m = {r.size}, t_end = {times[-1]:g}; reference: sliding-heun, largest step {REF_DT:g}: {np.abs(double - ref).max():.1e} "
@@ -90,6 +80,7 @@ def run(quick=False, out="figures", cases=("default", "gaussian-4"), say=print):
         for method, values in steps.items():
             for dt in values:
                 rho, wall, solver, on = trajectory(samples, r, theta, times, method, dt)
+                on = on[-1]
                 error = float(np.abs(rho - ref).max())
                 late_error = float(np.abs(rho - ref)[late].max()) if late.any() else error
                 rows.append((method, dt, solver.step, wall, error, late_error))

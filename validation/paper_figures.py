@@ -18,6 +18,7 @@ dominated by a few heavy neurons and ranks the delta sweep less consistently.)
 import numpy as np
 
 import meanfield as mf
+from meanfield.reference import full_network
 import solvers
 from meanfield.defaults import PRESETS
 
@@ -35,11 +36,6 @@ def knot_index(samples, a, b):
     inside = (knot >= samples.x[0] - eps) & (knot <= samples.x[-1] + eps)
     near = np.abs(knot[:, None] - samples.x[None, :]).min(axis=1) < eps
     return float(np.count_nonzero(inside & near) / max(1, np.count_nonzero(inside)))
-
-
-def _network(a, b, c, alpha, u):
-    """(1/alpha) sum_i c_i [a_i u - b_i]_+ by brute force."""
-    return np.maximum(np.outer(u, a) - b, 0.0) @ c / alpha
 
 
 def _step_size(samples, a, b, c, alpha, train, turn=0.02):
@@ -114,12 +110,12 @@ def _label(delta):
 def _plot_fit(ax, samples, a, b, c, alpha, title, a0=None, b0=None, c0=None):
     u = np.linspace(-1.1, 1.1, 400)
     if a0 is not None:
-        ax.plot(u, _network(a0, b0, c0, alpha, u), color="0.6", lw=1, label="initial f")
-    ax.plot(u, _network(a, b, c, alpha, u), "C2", lw=1.5, label="trained f")
+        ax.plot(u, full_network(u, a0, b0, c0, alpha), color="0.6", lw=1, label="initial f")
+    ax.plot(u, full_network(u, a, b, c, alpha), "C2", lw=1.5, label="trained f")
     live = a != 0
     knots = b[live] / a[live]
     shown = np.abs(knots) <= 1.1
-    ax.plot(knots[shown], _network(a, b, c, alpha, knots[shown]), "o", ms=2.5, mfc="none", color="C2", alpha=0.5, label="knots")
+    ax.plot(knots[shown], full_network(knots[shown], a, b, c, alpha), "o", ms=2.5, mfc="none", color="C2", alpha=0.5, label="knots")
     ax.plot(samples.x, samples.y, "bx", ms=7, mew=2, label="samples")
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
@@ -269,8 +265,8 @@ def delta_sweep(quick, out):
         a_s, b_s, c_s = scale * a, scale * b, c / scale
         run, _ = train(square, a_s, b_s, c_s, alpha=alpha7, delta=0.0, epochs=epochs)
         u = np.linspace(-1, 1, 401)
-        starts.append(_network(a_s, b_s, c_s, alpha7, u))
-        fits.append(_network(run.a, run.b, run.c, alpha7, u))
+        starts.append(full_network(u, a_s, b_s, c_s, alpha7))
+        fits.append(full_network(u, run.a, run.b, run.c, alpha7))
         typical = np.median(mf.invariants(a_s, b_s, c_s))
         _plot_fit(ax, square, run.a, run.b, run.c, alpha7, f"(a, b, c) scaled by ({scale:g}, {scale:g}, 1/{scale:g}): median delta {typical:.2g}"
                   f"\nloss {run.loss():.1e}, knot index {knot_index(square, run.a, run.b):.2f}")

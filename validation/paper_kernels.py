@@ -10,6 +10,7 @@ import numpy as np
 import meanfield.feature_kernels as fk
 import solvers
 from meanfield.defaults import PRESETS
+from meanfield.reference import full_network
 
 from .claims import Outcome, loglog_slope, save
 
@@ -104,15 +105,6 @@ def kernels(quick, out):
                     f"max |z| < {Z_MAX:g} over the slice", slice_z < Z_MAX, figure)]
 
 
-def _network(a, b, c, alpha, u):
-    """(1/alpha) sum_i c_i [a_i u - b_i]_+ by brute force, in blocks of neurons."""
-    total = np.zeros(u.size)
-    for lo in range(0, a.size, 20000):
-        sl = slice(lo, lo + 20000)
-        total += np.maximum(np.outer(u, a[sl]) - b[sl], 0.0) @ c[sl]
-    return total / alpha
-
-
 def _gram(a, b, left, right):
     """(1/m) sum_i [a_i x - b_i]_+ [a_i x' - b_i]_+ for x in left, x' in right."""
     total = np.zeros((left.size, right.size))
@@ -174,7 +166,7 @@ def theorem5(quick, out):
             g_m, k_m = _gram(a, b, x, x), _gram(a, b, u, x)
             predicted_f, predicted_rho = early_stopped(g_m, k_m)
             recursion_gap = max(recursion_gap, np.abs(run.residuals() - predicted_rho).max() / np.abs(y).max())
-            trained = _network(run.a, run.b, run.c, alpha, u)
+            trained = full_network(u, run.a, run.b, run.c, alpha)
             err_T.append(np.abs(trained - limit_T).max())
             end = k_m @ np.linalg.solve(g_m, y)
             err_end.append(np.abs(end - limit_end(u)).max())

@@ -16,15 +16,10 @@ import numpy as np
 
 import solvers
 from meanfield.attractors import ray_mass as near_ray_mass
+from solvers.job import canonical_law
 
 from .claims import save
 from .mean_field_limit import CASES, record_times
-
-
-def _draw(law):
-    if law["law"] == "biweight_cosine":
-        return lambda n, rng: solvers.init.biweight_cosine(n, width=law["width"], rng=rng)
-    return lambda n, rng: solvers.init.gaussian_uniform(n, sigma=law["sigma"], rng=rng)
 
 
 def _by_ray(samples, angles, per_arc):
@@ -60,7 +55,7 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         sliding, near = [], []
         began = time.perf_counter()
         for seed in seeds:
-            r, theta = solvers.init.by_blocks(_draw(case.law), m, seed)
+            r, theta = solvers.init.by_blocks(canonical_law(case.law), m, seed)
             particles = solvers.ParticleSolver(samples, r, theta, dt=case.particle_dt, method=method, record_every=None)
             rows, close = [], []
             for t in times:

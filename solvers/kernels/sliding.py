@@ -125,18 +125,19 @@ def store_particle(i, new_r, new_t, new_k, out, buf, arcs):
 
 
 @kernel(parallel=True)
-def sliding_euler(r, theta, ray, r_out, theta_out, ray_out, arcs, rays, g, tv, h, park, chunk, work, fastest, abs_r):
+def sliding_euler(r, theta, ray, out, arcs, rays, g, tv, h, park, chunk, work, fastest, abs_r):
     """One sliding Euler step of size h (module docstring) from (r, theta, ray) into
-    (r_out, theta_out, ray_out); per chunk c: the moments of the result into work[c], the largest
+    ``out`` = (r, theta, ray); per chunk c: the moments of the result into work[c], the largest
     |dtheta/dt| of the particles free after the step into fastest[c], sum |r_out| into abs_r[c]."""
     angles, table = arcs
     below, after, dead = rays
+    r_out, theta_out, ray_out = out
     for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
         lookup = (angles, table)
         neighbours = (below, after, dead)
-        out = (r_out, theta_out, ray_out)
+        store = (r_out, theta_out, ray_out)
         top = 0.0
         total = 0.0
         lo, hi = chunk_bounds(c, r.size, chunk)
@@ -153,7 +154,7 @@ def sliding_euler(r, theta, ray, r_out, theta_out, ray_out, arcs, rays, g, tv, h
                 new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
                 speed = abs(vt) if new_k < 0 else 0.0
             top = max(top, speed)
-            total += store_particle(i, new_r, new_t, new_k, out, buf, lookup)
+            total += store_particle(i, new_r, new_t, new_k, store, buf, lookup)
         fastest[c] = top
         abs_r[c] = total
 
@@ -193,9 +194,9 @@ def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, c
                 phi = angles[k]
                 co = math.cos(phi)
                 si = math.sin(phi)
-                now = attracts(g, neighbours, k, rr, co, si, tv)
                 later = attracts(g_pred, neighbours, k, rp, co, si, tv)
                 if later[0]:
+                    now = attracts(g, neighbours, k, rr, co, si, tv)
                     vr0 = now[1] if dead[k] else now[3]
                     vr1 = later[1] if dead[k] else later[3]
                     new_r, new_t = rr + 0.5 * h * (vr0 + vr1), phi
