@@ -13,10 +13,10 @@ import pytest
 from solvers import config as cfg
 from solvers import job, report
 
-# A particle run of 5000 Heun steps and a histogram run of ~4000 MUSCL steps (a few seconds each):
+# A particle run of 20000 Heun steps and a histogram run of ~4000 MUSCL steps (a few seconds each):
 # long enough to be killed at random moments, short enough for the suite. Time cadences make every
 # record land on the same steps whatever the interruptions.
-PARTICLES = ["m=4000", "t_end=50.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
+PARTICLES = ["m=4000", "t_end=200.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
 SLIDING = ["m=4000", "t_end=60.0", "dt=0.01", "method='sliding'", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
 HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=900", "t_end=12.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
@@ -102,7 +102,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path, it
 
 
 def test_sigkill_during_checkpoint_writes_then_resume_equals_uninterrupted(tmp_path):
-    items = [*PARTICLES, "checkpoints=4.0"]
+    items = [*PARTICLES, "t_end=50.0", "checkpoints=4.0"]
     reference = reference_run(tmp_path, items)
     killed, caught = run_with_kills(tmp_path, items, signal.SIGKILL, kills=2, during_write=True)
     assert caught == 2
