@@ -2,10 +2,12 @@
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from meanfield.kernels.primitives import layer_norms, ray_transfer
+from meanfield.kernels.arcs import wrap_near
+from meanfield.kernels.primitives import layer_norms, ray_transfer, settle_block
+from solvers.kernels.particles import move
 
 speeds = st.one_of(st.just(0.0), st.floats(-10, 10, allow_subnormal=False))
 masses = st.floats(0, 5, allow_subnormal=False)
@@ -54,3 +56,53 @@ def test_layer_norms_extremes():
     assert layer_norms(0.0, -2.0) == (2.0, 0.0, 2.0)
     n2, c2, _ = layer_norms(1e-5, 1e5)  # the quadratic formula would give n2 = 0 here
     assert np.isclose(n2, 1e-15, rtol=1e-14) and np.isclose(c2, 1e5, rtol=1e-14)
+
+
+TWO_PI = 2 * math.pi
+
+
+def _wrapped(t):
+    """t reduced to [0, 2 pi) by Python's float remainder (a tiny negative t rounds up to 2 pi: 0)."""
+    w = t % TWO_PI
+    return 0.0 if w == TWO_PI else w
+
+
+def _near_turn():  # the edges of [-2 pi, 4 pi), where the one-turn wrap changes rule
+    edges = [-TWO_PI, 0.0, TWO_PI, 2 * TWO_PI]
+    return st.sampled_from(edges).flatmap(lambda e: st.sampled_from([e, math.nextafter(e, -1e9), math.nextafter(e, 1e9), e - 1e-17, e + 1e-17]))
+
+
+@given(st.one_of(st.floats(-30, 30), _near_turn(), st.sampled_from([-1e-300, -5e-324, 1e300, -1e300])))
+def test_wrap_near_is_the_remainder_within_a_turn_and_leaves_the_rest(t):
+    w = wrap_near(t)
+    if -TWO_PI <= t < 2 * TWO_PI:
+        assert w == _wrapped(t) and 0.0 <= w < TWO_PI
+    else:
+        assert w == t
+
+
+angles = st.one_of(st.floats(-30, 30), _near_turn(), st.just(math.nan))
+
+
+@given(st.lists(angles, min_size=1, max_size=40))
+def test_settle_block_wraps_what_wrap_near_left_out(values):
+    t_blk = np.array([wrap_near(v) for v in values])
+    settle_block(t_blk, t_blk.size, np.empty(0), 0, False)
+    assert np.array_equal(t_blk, [_wrapped(v) for v in values], equal_nan=True)
+
+
+@given(st.lists(angles, min_size=1, max_size=40), st.sampled_from([np.float32, np.float64]))
+@example([math.nextafter(TWO_PI, 0.0), -1e-300, 5 * math.pi, -7.0, math.nan], np.float32)
+def test_a_moved_angle_is_stored_wrapped_in_its_type(values, dtype):
+    """move, then settle_block: theta[i] = the angle wrapped in float64, cast, and 0 where the
+    cast rounds up to 2 pi (float32 just below 2 pi); t_s the stored value."""
+    n = len(values)
+    r, theta = np.zeros(n, dtype), np.zeros(n, dtype)
+    r_s, t_s = np.empty(n), np.empty(n)
+    for i, v in enumerate(values):
+        move(r, theta, i, 1.0, v, r_s, t_s, i)
+    settle_block(t_s, n, theta, 0, True)
+    stored = np.array([_wrapped(v) for v in values]).astype(dtype)
+    stored[stored >= TWO_PI] = 0.0
+    assert np.array_equal(theta, stored, equal_nan=True) and np.array_equal(t_s, stored.astype(np.float64), equal_nan=True)
+    assert np.array_equal(r, np.ones(n, dtype)) and np.array_equal(r_s, np.ones(n))

@@ -36,6 +36,18 @@ def wrap_angle(theta):
 
 
 @kernel(inline=True)
+def wrap_near(t):
+    """:func:`wrap_angle` for t in [-2 pi, 4 pi) (one turn back), branch-free so that a loop over a
+    block of angles vectorises; any other t (NaN too) comes back unchanged, outside [0, 2 pi), for
+    the caller to settle with :func:`wrap_angle` (the same bits as wrapping it directly).
+
+    For t in [2 pi, 4 pi), t - 2 pi is exact (Sterbenz), as is the remainder of ``wrap_angle``;
+    for t in [-2 pi, 0) both round t + 2 pi, and a sum that rounds up to 2 pi becomes 0."""
+    t = t + TWO_PI if (t < 0.0) & (t >= -TWO_PI) else t  # & rather than and: no branch
+    return t - TWO_PI if (t >= TWO_PI) & (t < 2.0 * TWO_PI) else t
+
+
+@kernel(inline=True)
 def bucket_of(t, nb):
     """Bucket index of an angle in [0, 2 pi): floor(t nb / 2 pi), clamped; NaN goes to bucket 0."""
     x = t * (nb / TWO_PI)

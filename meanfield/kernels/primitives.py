@@ -23,12 +23,18 @@ def sign(v):
 
 
 @kernel(inline=True)
-def arc_velocity(g, k, r, co, si, tv):
-    """(dr/dt, dth/dt) of a particle with radius r and (cos th, sin th) = (co, si) on arc k, in the
-    field g (n_arcs, 2); mean-field clock."""
-    vr = -(g[k, 0] * co + g[k, 1] * si) - tv * sign(r)
-    vt = -r * (g[k, 1] * co - g[k, 0] * si)
+def velocity(g0, g1, r, co, si, tv):
+    """(dr/dt, dth/dt) of a particle with radius r and (cos th, sin th) = (co, si) on an arc whose
+    field is g_k = (g0, g1); mean-field clock."""
+    vr = -(g0 * co + g1 * si) - tv * sign(r)
+    vt = -r * (g1 * co - g0 * si)
     return vr, vt
+
+
+@kernel(inline=True)
+def arc_velocity(g, k, r, co, si, tv):
+    """:func:`velocity` on arc k of the field g (n_arcs, 2)."""
+    return velocity(g[k, 0], g[k, 1], r, co, si, tv)
 
 
 @kernel(inline=True)
@@ -44,6 +50,21 @@ def store_angle(theta, i, value):
     theta[i] = wrap_angle(value)
     if theta[i] >= TWO_PI:
         theta[i] = 0.0
+
+
+@kernel(inline=True)
+def settle_block(t_blk, count, theta, start, stored):
+    """Wrap the angles of a block that :func:`.arcs.wrap_near` left outside [0, 2 pi) (moved by
+    more than a turn, or NaN) with :func:`.arcs.wrap_angle`; with ``stored``, store them as the
+    new theta[start + j] (:func:`store_angle`) and read them back. Rare: a predictable pass."""
+    for j in range(count):
+        t = t_blk[j]
+        if not (t >= 0.0 and t < TWO_PI):
+            if stored:
+                store_angle(theta, start + j, t)
+                t_blk[j] = float(theta[start + j])
+            else:
+                t_blk[j] = wrap_angle(t)
 
 
 @kernel(inline=True)

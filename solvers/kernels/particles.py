@@ -16,9 +16,9 @@ from collections import namedtuple
 import numpy as np
 
 from meanfield._compile import kernel, prange
-from meanfield.kernels.arcs import locate_wrapped, wrap_angle
+from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle, wrap_near
 from meanfield.kernels.field import BLOCK, chunk_bounds
-from meanfield.kernels.primitives import add_block_moments, add_moment, arc_velocity, delta_metric, store_angle
+from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, velocity
 from meanfield.kernels.trig import sincos_block
 
 Metric = namedtuple("Metric", ["delta", "q_per_r", "m_over_alpha_sq", "inv_m"])
@@ -33,15 +33,19 @@ of b_l k_l (both (2, 0) where the scheme does not need them: S = 1, and ``acc`` 
 
 
 @kernel(inline=True)
-def particle_field(ri, co, si, g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m):
-    """(dr/dt, dth/dt) of a particle with r = ri, (cos th, sin th) = (co, si), on arc k, times
-    P / m of Proposition 4 for the invariant delta_i when ``use_metric``."""
-    vr, vt = arc_velocity(g, k, ri, co, si, tv)
-    if use_metric:
-        p_r, p_th = delta_metric(ri, delta_i, q_per_r, m_over_alpha_sq)
-        vr *= p_r * inv_m
-        vt *= p_th * inv_m
-    return vr, vt
+def move(r, theta, i, dr, dth, r_s, t_s, j):
+    """Move particle i by (dr, dth) in place and keep its new position in r_s[j], t_s[j]. The
+    angle is stored wrapped (0 where float32 rounds it up to 2 pi) unless :func:`wrap_near`
+    left it outside [0, 2 pi): then t_s[j] holds it in float64 for :func:`settle_block` to
+    store."""
+    r[i] = float(r[i]) + dr
+    tn = wrap_near(float(theta[i]) + dth)
+    theta[i] = tn
+    tb = float(theta[i])
+    tb = 0.0 if tb >= TWO_PI else tb
+    theta[i] = tb
+    r_s[j] = float(r[i])
+    t_s[j] = tb if (tn >= 0.0) & (tn < TWO_PI) else tn
 
 
 @kernel(parallel=True)
@@ -53,9 +57,12 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
     with a ``metric`` (Proposition 4; per unit of gradient-flow time of L(a, b, c)). For
     s < S - 1: keep k_s in ``k_prev``, add b_s k_s to ``acc`` (S > 2) and accumulate the moments
     of p_{s+1} = w + h a_next k_s. For s = S - 1: move to w + h sum_l b_l k_l in place (angles
-    wrapped to [0, 2 pi)) and accumulate the moments of the new state. Per block of particles:
-    sin/cos of the stage points (vectorised), velocity and update, sin/cos of the next points
-    (vectorised), then the moments, the arc searched again only for points that left theirs.
+    wrapped to [0, 2 pi)) and accumulate the moments of the new state.
+
+    Per block of particles, loops free of branches (the stage points and their sin/cos; the
+    velocities; the update; the next points' sin/cos) alternate with scalar ones (the arc search
+    and the field g_k it selects; the metric; the moments, the arc searched again only for points
+    that left theirs).
     """
     # bundles are unpacked before the parallel loop, and the arc table rebuilt inside it from the
     # arrays: a tuple argument read inside the loop measured 20-30% slower
@@ -72,6 +79,12 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
         cs = np.empty(BLOCK)
         r_s = np.empty(BLOCK)
         t_s = np.empty(BLOCK)
+        g0 = np.empty(BLOCK)
+        g1 = np.empty(BLOCK)
+        p_r = np.ones(BLOCK)  # the metric's factors P / m (1 without it: exact)
+        p_th = np.ones(BLOCK)
+        v_r = np.empty(BLOCK)
+        v_t = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
         lookup = (angles, table)
         lo, hi = chunk_bounds(c, r.size, chunk)
@@ -85,33 +98,48 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
                     rr += h * a_prev * k_prev[0, i]
                     tt += h * a_prev * k_prev[1, i]
                 r_s[j] = rr
-                t_s[j] = wrap_angle(tt)
+                t_s[j] = wrap_near(tt)
+            settle_block(t_s, count, theta, start, False)
             sincos_block(t_s, 0, count, sn, cs)
             for j in range(count):
-                i = start + j
                 k = locate_wrapped(t_s[j], lookup)
                 arc[j] = k
-                delta_i = delta[i] if use_metric else 0.0
-                vr, vt = particle_field(r_s[j], cs[j], sn[j], g, k, tv, use_metric, delta_i, q_per_r, m_over_alpha_sq, inv_m)
-                if final:
+                g0[j] = g[k, 0]
+                g1[j] = g[k, 1]
+            if use_metric:
+                for j in range(count):
+                    pr, pt = delta_metric(r_s[j], delta[start + j], q_per_r, m_over_alpha_sq)
+                    p_r[j] = pr * inv_m
+                    p_th[j] = pt * inv_m
+            for j in range(count):
+                vr, vt = velocity(g0[j], g1[j], r_s[j], cs[j], sn[j], tv)
+                v_r[j] = vr * p_r[j]
+                v_t[j] = vt * p_th[j]
+            if final and stages == 1:  # Euler, b = (1): a loop of its own measured 7% faster
+                for j in range(count):
+                    i = start + j
+                    move(r, theta, i, h * (0.0 + b[0] * v_r[j]), h * (0.0 + b[0] * v_t[j]), r_s, t_s, j)
+            elif final:
+                for j in range(count):
+                    i = start + j
                     if stages == 2:
-                        sum_r = b[0] * k_prev[0, i] + b[1] * vr
-                        sum_t = b[0] * k_prev[1, i] + b[1] * vt
-                    else:  # S > 2 adds the running sum; S = 1 (Euler) has none (acc is empty) and b[0] = 1
-                        sum_r = (acc[0, i] if stages > 2 else 0.0) + b[s] * vr
-                        sum_t = (acc[1, i] if stages > 2 else 0.0) + b[s] * vt
-                    r[i] = float(r[i]) + h * sum_r
-                    store_angle(theta, i, float(theta[i]) + h * sum_t)
-                    r_s[j] = float(r[i])
-                    t_s[j] = float(theta[i])
-                else:
+                        sum_r = b[0] * k_prev[0, i] + b[1] * v_r[j]
+                        sum_t = b[0] * k_prev[1, i] + b[1] * v_t[j]
+                    else:  # the running sum
+                        sum_r = acc[0, i] + b[s] * v_r[j]
+                        sum_t = acc[1, i] + b[s] * v_t[j]
+                    move(r, theta, i, h * sum_r, h * sum_t, r_s, t_s, j)
+            else:
+                for j in range(count):
+                    i = start + j
                     if stages > 2:
-                        acc[0, i] = (acc[0, i] if s > 0 else 0.0) + b[s] * vr
-                        acc[1, i] = (acc[1, i] if s > 0 else 0.0) + b[s] * vt
-                    k_prev[0, i] = vr
-                    k_prev[1, i] = vt
-                    r_s[j] = float(r[i]) + h * a_next * vr
-                    t_s[j] = wrap_angle(float(theta[i]) + h * a_next * vt)
+                        acc[0, i] = (acc[0, i] if s > 0 else 0.0) + b[s] * v_r[j]
+                        acc[1, i] = (acc[1, i] if s > 0 else 0.0) + b[s] * v_t[j]
+                    k_prev[0, i] = v_r[j]
+                    k_prev[1, i] = v_t[j]
+                    r_s[j] = float(r[i]) + h * a_next * v_r[j]
+                    t_s[j] = wrap_near(float(theta[i]) + h * a_next * v_t[j])
+            settle_block(t_s, count, theta, start, final)
             add_block_moments(buf, r_s, t_s, arc, count, lookup, sn, cs)
 
 
