@@ -44,10 +44,10 @@ class Regions:
         True where the sample switches on walking counter-clockwise (its ``on`` angle).
     arc_on, arc_off : ndarray of int (s,)
         Positions of each sample's on and off angle in ``angles``.
-    table : ndarray of int (nb+1,)
+    table, first : ndarray (nb+1,) of int, (nb,) of float
         Bucket table for the O(1) arc search of :func:`meanfield.kernels.arcs.locate_wrapped`.
     lookup : meanfield.kernels.arcs.ArcTable
-        (angles, table) together, as the kernels take them.
+        (angles, table, first) together, as the kernels take them.
     arc_count, arc_prefix : ndarray (2s,) of int and bool
         Size of each arc's active set and whether it is the prefix {j < count} (else the suffix
         {j >= s - count}) of the sorted samples; every active set is one or the other.
@@ -68,8 +68,8 @@ class Regions:
         position[order] = np.arange(2 * s)
         self.arc_on = position[:s]
         self.arc_off = position[s:]
-        self.table = bucket_table(self.angles, BUCKETS_PER_ANGLE * self.angles.size)
-        self.lookup = ArcTable(self.angles, self.table)
+        self.table, self.first = bucket_table(self.angles, BUCKETS_PER_ANGLE * self.angles.size)
+        self.lookup = ArcTable(self.angles, self.table, self.first)
         # exact integer difference array over the cyclic runs B_j
         diff = np.zeros(2 * s + 1, dtype=np.int64)
         np.add.at(diff, self.arc_on, 1)
@@ -77,7 +77,7 @@ class Regions:
         diff[0] += np.count_nonzero(self.arc_on > self.arc_off)
         self.arc_count = np.cumsum(diff)[: 2 * s]
         self.arc_prefix = self._contains(np.arange(2 * s), 0) & (self.arc_count > 0)
-        for a in (self.angles, self.sample_of, self.switches_on, self.arc_on, self.arc_off, self.table,
+        for a in (self.angles, self.sample_of, self.switches_on, self.arc_on, self.arc_off, self.table, self.first,
                   self.arc_count, self.arc_prefix):
             a.flags.writeable = False
 

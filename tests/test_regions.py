@@ -110,3 +110,22 @@ def test_non_finite_angles_get_a_valid_arc_and_nan_residuals():
     k = samples.regions.locate(np.array([np.nan, np.inf, -np.inf]))
     assert np.all((0 <= k) & (k < samples.regions.n_arcs))
     assert np.all(np.isnan(mf.residuals(samples, np.ones(2), np.array([0.1, np.nan]))))
+
+
+@given(xs, st.integers(0, 2**32 - 1))
+def test_locate_is_searchsorted_at_and_next_to_every_boundary(x, seed):
+    """The branch-free path (a bucket of at most one angle: compare with its first angle) and the
+    scans (several angles in a bucket, duplicated x) against numpy's binary search: on each
+    boundary angle, one ulp either side, on the edges of the buckets, and at random."""
+    rng = np.random.default_rng(seed)
+    reg = mf.Samples(x, np.zeros(len(x))).regions
+    nb = reg.first.size
+    edges = np.arange(nb) * (2 * np.pi / nb)
+    theta = np.concatenate([reg.angles, np.nextafter(reg.angles, -1.0), np.nextafter(reg.angles, 7.0), edges,
+                            np.nextafter(edges, -1.0), rng.uniform(0, 2 * np.pi, 500), [0.0, np.nextafter(2 * np.pi, 0.0)]])
+    theta = theta[(theta >= 0) & (theta < 2 * np.pi)]
+    expected = (np.searchsorted(reg.angles, theta, side="right") - 1) % reg.n_arcs
+    np.testing.assert_array_equal(reg.locate(theta), expected)
+    occupied = np.diff(reg.table) > 0
+    np.testing.assert_array_equal(reg.first[occupied], reg.angles[reg.table[:-1][occupied]])
+    assert np.all(np.isinf(reg.first[~occupied]))

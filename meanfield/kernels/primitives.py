@@ -75,11 +75,11 @@ def add_block_moments(buf, r_blk, t_blk, arc, count, arcs, sn, cs):
     again only for positions that left it. ``sn``, ``cs`` are scratch of the block's size.
     """
     sincos_block(t_blk, 0, count, sn, cs)
+    for j in range(count):  # the search apart from the sums: measured faster
+        if not in_arc(t_blk[j], arc[j], arcs):
+            arc[j] = locate_wrapped(t_blk[j], arcs)
     for j in range(count):
-        k = arc[j]
-        if not in_arc(t_blk[j], k, arcs):
-            k = locate_wrapped(t_blk[j], arcs)
-        add_moment(buf, k, r_blk[j], cs[j], sn[j])
+        add_moment(buf, arc[j], r_blk[j], cs[j], sn[j])
 
 
 @kernel(inline=True)

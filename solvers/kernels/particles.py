@@ -67,7 +67,7 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
     # bundles are unpacked before the parallel loop, and the arc table rebuilt inside it from the
     # arrays: a tuple argument read inside the loop measured 20-30% slower
     s, h, a_prev, a_next, b, k_prev, acc = stage
-    angles, table = arcs
+    angles, table, first = arcs
     delta, q_per_r, m_over_alpha_sq, inv_m = metric
     use_metric = delta.size > 0
     stages = b.size
@@ -86,7 +86,7 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
         v_r = np.empty(BLOCK)
         v_t = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
-        lookup = (angles, table)
+        lookup = (angles, table, first)
         lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
@@ -164,11 +164,11 @@ def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, w
     moments of the new state, M_k = sum_{i in A_k} c_i (a_i, -b_i), so that
     f(x_j) = <xt_j, sum_{B_j} M> / alpha (with no layer trained: the moments of the given state).
     """
-    angles, table = arcs
+    angles, table, first = arcs
     for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
-        lookup = (angles, table)
+        lookup = (angles, table, first)
         lo, hi = chunk_bounds(ch, a.size, chunk)
         for i in range(lo, hi):
             ai = float(a[i])

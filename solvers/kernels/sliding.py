@@ -129,13 +129,13 @@ def sliding_euler(r, theta, ray, out, arcs, rays, g, tv, h, park, chunk, work, f
     """One sliding Euler step of size h (module docstring) from (r, theta, ray) into
     ``out`` = (r, theta, ray); per chunk c: the moments of the result into work[c], the largest
     |dtheta/dt| of the particles free after the step into fastest[c], sum |r_out| into abs_r[c]."""
-    angles, table = arcs
+    angles, table, first = arcs
     below, after, dead = rays
     r_out, theta_out, ray_out = out
     for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
-        lookup = (angles, table)
+        lookup = (angles, table, first)
         neighbours = (below, after, dead)
         store = (r_out, theta_out, ray_out)
         top = 0.0
@@ -172,14 +172,14 @@ def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, c
       order where the field jumps).
 
     Accumulates moments, the largest free |dtheta/dt| and sum |r| per chunk as :func:`sliding_euler`."""
-    angles, table = arcs
+    angles, table, first = arcs
     below, after, dead = rays
     r_pred, theta_pred, ray_pred = pred
     r_out, theta_out, ray_out = out
     for c in prange(work.shape[0]):
         buf = work[c]
         buf[:, :] = 0.0
-        lookup = (angles, table)
+        lookup = (angles, table, first)
         neighbours = (below, after, dead)
         store = (r_out, theta_out, ray_out)
         top = 0.0
