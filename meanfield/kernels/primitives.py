@@ -68,18 +68,30 @@ def settle_block(t_blk, count, theta, start, stored):
 
 
 @kernel(inline=True)
-def add_block_moments(buf, r_blk, t_blk, arc, count, arcs, sn, cs):
-    """Add the moments of a block of ``count`` positions (r_blk, t_blk in [0, 2 pi)) to buf.
+def add_block_moments(buf, r_blk, t_blk, arc, count, arcs, sn, cs, search_all):
+    """Add the moments of a block of ``count`` positions (r_blk, t_blk in [0, 2 pi)) to buf;
+    return how many left the arc given for them in ``arc`` (which then holds their arcs).
 
-    ``arc`` holds an arc near each position (where it was before a small move): it is searched
-    again only for positions that left it. ``sn``, ``cs`` are scratch of the block's size.
+    ``arc`` holds an arc near each position (where it was before a small move). With
+    ``search_all`` every position is searched (the faster choice when many moved: no
+    mispredicted branch), else only those that left their arc. Both give the same arcs.
+    ``sn``, ``cs`` are scratch of the block's size.
     """
     sincos_block(t_blk, 0, count, sn, cs)
-    for j in range(count):  # the search apart from the sums: measured faster
-        if not in_arc(t_blk[j], arc[j], arcs):
-            arc[j] = locate_wrapped(t_blk[j], arcs)
-    for j in range(count):
+    moved = 0
+    if search_all:
+        for j in range(count):
+            k = locate_wrapped(t_blk[j], arcs)
+            moved += k != arc[j]
+            arc[j] = k
+    else:
+        for j in range(count):
+            if not in_arc(t_blk[j], arc[j], arcs):
+                arc[j] = locate_wrapped(t_blk[j], arcs)
+                moved += 1
+    for j in range(count):  # the sums apart from the searches: measured faster
         add_moment(buf, arc[j], r_blk[j], cs[j], sn[j])
+    return moved
 
 
 @kernel(inline=True)

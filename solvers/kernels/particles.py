@@ -21,6 +21,8 @@ from meanfield.kernels.field import BLOCK, chunk_bounds
 from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, velocity
 from meanfield.kernels.trig import sincos_block
 
+SEARCH_ALL = 8  # search every moved point of a block once over 1 / SEARCH_ALL of the last block left its arc
+
 Metric = namedtuple("Metric", ["delta", "q_per_r", "m_over_alpha_sq", "inv_m"])
 Metric.__doc__ = """The metric of Proposition 4: per-particle invariants ``delta`` (m,), or empty for the
 plain canonical flow; alpha / m, (m / alpha)^2 and 1 / m."""
@@ -88,6 +90,7 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
         arc = np.empty(BLOCK, dtype=np.int64)
         lookup = (angles, table, first)
         lo, hi = chunk_bounds(c, r.size, chunk)
+        moved = 0
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             for j in range(count):
@@ -140,7 +143,7 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
                     r_s[j] = float(r[i]) + h * a_next * v_r[j]
                     t_s[j] = wrap_near(float(theta[i]) + h * a_next * v_t[j])
             settle_block(t_s, count, theta, start, final)
-            add_block_moments(buf, r_s, t_s, arc, count, lookup, sn, cs)
+            moved = add_block_moments(buf, r_s, t_s, arc, count, lookup, sn, cs, moved * SEARCH_ALL > count)
 
 
 @kernel(inline=True)
