@@ -1,20 +1,25 @@
 """sin and cos together, branch-free, so that loops over blocks of angles vectorise.
 
-numba calls the C library's sin and cos one value at a time; the particle steps spend most of
-their time there. This is FreeBSD's msun algorithm (k_sin.c, k_cos.c) with a two-term Cody-Waite
-reduction by pi/2: for |t| <= 2 pi the reduction is exact up to the 85-bit value of pi/2, and
-the kernels are accurate to < 1 ulp on [-pi/4, pi/4]. Quadrants are chosen by selects, not
-branches. Accuracy (tested against numpy over [-8 pi, 8 pi]): within 2 ulp of the result, or
-1e-24 absolute next to the zeros of sin and cos. Valid for moderate |t| (the reduction loses
-accuracy slowly beyond about 1e5).
+numba calls the C library's sin and cos one value at a time; the particle steps spend much of
+their time there. This is FreeBSD's msun algorithm (the polynomials of k_sin.c and k_cos.c)
+after a three-term Cody-Waite reduction by pi/2, evaluated with fused multiply-adds and without
+msun's tail term: y = t - n pi/2 is formed from the 33-bit pieces of pi/2, whose products with n
+are exact for |n| < 2^20, so y carries a relative error of a few ulp even where it cancels (the
+zeros of sin and cos). The quadrant n mod 4 picks and signs the results by selects, not branches.
+Accuracy (tests/test_trig.py, against long double over [-8 pi, 8 pi] and next to every zero):
+within 3 ulp of the result. Valid for |t| < 1e5 (beyond, the reduction loses digits).
 """
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 import numpy as np
 
 from .._compile import kernel
 
 INVPIO2 = 6.36619772367581382433e-01
-PIO2_1 = 1.57079632673412561417e00  # first 33 bits of pi/2: fn * PIO2_1 is exact for small fn
-PIO2_1T = 6.07710050650619224932e-11  # pi/2 - PIO2_1
+PIO2_1 = 1.57079632673412561417e00  # the first 33 bits of pi/2
+PIO2_2 = 6.07710050630396597660e-11  # the next 33 bits
+PIO2_2T = 2.02226624879595063154e-21  # pi/2 - PIO2_1 - PIO2_2
 S1 = -1.66666666666666324348e-01
 S2 = 8.33333333332248946124e-03
 S3 = -1.98412698298579493134e-04
@@ -29,26 +34,33 @@ C5 = 2.08757232129817482790e-09
 C6 = -1.13596475577881948265e-11
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's llvm.fma: one instruction where the processor has FMA, a
+    correctly rounded library call where it has not; the same bits either way)."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        t = context.get_value_type(signature.return_type)
+        fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t, t, t]))
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
+
+
 @kernel(inline=True)
 def sincos(t):
-    """(sin t, cos t) for a float64 t of moderate size."""
+    """(sin t, cos t) for a float64 t, |t| < 1e5."""
     fn = np.floor(t * INVPIO2 + 0.5)  # a float (math.floor would give an int64 and block SIMD)
-    r = t - fn * PIO2_1
-    w = fn * PIO2_1T
-    y = r - w
-    yy = (r - y) - w  # the tail of the reduced argument
+    y = ((t - fn * PIO2_1) - fn * PIO2_2) - fn * PIO2_2T
     z = y * y
-    v = z * y
-    rs = S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))
-    sin_y = y - ((z * (0.5 * yy - v * rs) - yy) - v * S1)
-    rc = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))))
-    hz = 0.5 * z
-    w1 = 1.0 - hz
-    cos_y = w1 + (((1.0 - w1) - hz) + (z * rc - y * yy))
-    q = fn - 4.0 * np.floor(0.25 * fn)  # quadrant 0..3, exact in floating point
-    s = cos_y if q == 1.0 else (-sin_y if q == 2.0 else (-cos_y if q == 3.0 else sin_y))
-    c = -sin_y if q == 1.0 else (-cos_y if q == 2.0 else (sin_y if q == 3.0 else cos_y))
-    return s, c
+    sin_y = fma(z * y, fma(z, fma(z, fma(z, fma(z, fma(z, S6, S5), S4), S3), S2), S1), y)
+    cos_y = fma(z * z, fma(z, fma(z, fma(z, fma(z, fma(z, C6, C5), C4), C3), C2), C1), fma(-0.5, z, 1.0))
+    q = np.int64(fn) & 3
+    a = cos_y if q & 1 else sin_y
+    b = sin_y if q & 1 else cos_y
+    return (-a if q & 2 else a), (-b if (q + 1) & 2 else b)
 
 
 @kernel
