@@ -133,11 +133,17 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
                         sum_t = acc[1, i] + b[s] * v_t[j]
                     move(r, theta, i, h * sum_r, h * sum_t, r_s, t_s, j)
             else:
+                if stages > 2:  # the running sum, in loops of their own (no branch inside)
+                    if s == 0:
+                        for j in range(count):
+                            acc[0, start + j] = 0.0 + b[0] * v_r[j]
+                            acc[1, start + j] = 0.0 + b[0] * v_t[j]
+                    else:
+                        for j in range(count):
+                            acc[0, start + j] += b[s] * v_r[j]
+                            acc[1, start + j] += b[s] * v_t[j]
                 for j in range(count):
                     i = start + j
-                    if stages > 2:
-                        acc[0, i] = (acc[0, i] if s > 0 else 0.0) + b[s] * v_r[j]
-                        acc[1, i] = (acc[1, i] if s > 0 else 0.0) + b[s] * v_t[j]
                     k_prev[0, i] = v_r[j]
                     k_prev[1, i] = v_t[j]
                     r_s[j] = float(r[i]) + h * a_next * v_r[j]
