@@ -150,7 +150,9 @@ def test_input_errors_under_mpiexec_are_one_line(tmp_path):
     assert too_many.returncode == 2 and too_many.stderr.count("at most 2 MPI rank") == 1
     hist = _meanfield(["run", "--out", str(tmp_path / "b"), "--set", "solver.kind='histogram'"], ranks=2, timeout=120)
     assert hist.returncode == 2 and hist.stderr.count("runs on one process") == 1
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    sliding = _meanfield(["run", "--out", str(tmp_path / "c"), "--set", "m=40000", "--set", "solver.method='sliding'"], ranks=2, timeout=120)
+    assert sliding.returncode == 2 and sliding.stderr.count("'sliding' runs on one process") == 1
+    assert not any((tmp_path / name).exists() for name in "abc")
 
 
 @pytest.mark.mpi
