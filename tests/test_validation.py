@@ -40,6 +40,12 @@ def test_particle_benchmark_runs_and_reports_every_column(capsys):
     text = capsys.readouterr().out
     assert "x stream" in text and "time(s = 20) / time(s = 5)" in text
     assert "where the time goes at m = 3e+03" in text and "x moments" in text
+    reached = bench_particles.summary(rows, 3000)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith(("met", "not met"))]
+    assert set(reached) == set(bench_particles.GOALS) and len(lines) == len(reached)
+    assert reached["heun"] == max(row["heun"] / row["ours"] for row in rows)
+    assert reached["f32"] == min(row["ours"] / row["f32"] for row in rows)
+    assert reached["s_ratio"] >= 1.0 and reached["stream"] > 0
 
 
 def test_histogram_subcycling_halves_the_steps_at_the_same_error(capsys):

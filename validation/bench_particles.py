@@ -113,6 +113,7 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
         print(f"m = {m:.0e}: time(s = {s_values[-1]}) / time(s = {s_values[0]}) = {hi['ours'] / lo['ours']:.2f}")
     breakdown(max(m_values), s_values)
     if goals:
+        summary(rows, max(m_values))
         print("goals at m = 1e6 (torch at full size):")
         for s in (20, 200):
             t_ours, samples, r, theta = time_step(10**6, s)
@@ -123,6 +124,30 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
                 t_torch = best_of(step, repeat=2)
                 print(f"  s = {s}: ours {t_ours * 1e3:.2f} ms/step, torch {t_torch * 1e3:.0f} ms/step, ratio {t_torch / t_ours:.0f}x")
     return rows
+
+
+GOALS = dict(stream=5.0, s_ratio=1.2, heun=2.3, rk4=4.5, f32=1.5)  # issue 11, for this project's 2-core machine
+
+
+def summary(rows, m, s=20):
+    """The issue's goals against what this run measured: the Euler step at m particles and s = 20
+    over the streaming floor, the worst time(s largest) / time(s smallest) over m, the worst Heun
+    and RK4 ratios and the least float32 gain over the table."""
+    t_ours, _, r, theta = time_step(m, s)
+    reached = dict(
+        stream=t_ours / stream_floor(r, theta),
+        s_ratio=max(max(x["ours"] for x in rows if x["m"] == mm) / min(x["ours"] for x in rows if x["m"] == mm) for mm in {x["m"] for x in rows}),
+        heun=max(x["heun"] / x["ours"] for x in rows),
+        rk4=max(x["rk4"] / x["ours"] for x in rows),
+        f32=min(x["ours"] / x["f32"] for x in rows),
+    )
+    names = dict(stream=f"Euler step at m = {m:.0e}, s = {s} over the streaming floor", s_ratio="slowest over fastest s at one m",
+                 heun="Heun step over Euler step (worst)", rk4="RK4 step over Euler step (worst)", f32="float32 over float64 throughput (least)")
+    print("goals (issue 11, on a 2-core machine):")
+    for key, goal in GOALS.items():
+        met = reached[key] >= goal if key == "f32" else reached[key] <= goal
+        print(f"  {names[key]:58s} {reached[key]:6.2f}  goal {'>=' if key == 'f32' else '<='} {goal:<4}  {'met' if met else 'not met'}")
+    return reached
 
 
 def breakdown(m, s_values, repeat=5):

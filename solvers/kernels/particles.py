@@ -21,7 +21,7 @@ from meanfield.kernels.field import BLOCK, chunk_bounds
 from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, velocity
 from meanfield.kernels.trig import sincos_block
 
-SEARCH_ALL = 8  # search every moved point of a block once over 1 / SEARCH_ALL of the last block left its arc
+SEARCH_ALL = 8  # when over 1 / SEARCH_ALL of a block's points left their arcs, the next block searches all its points
 
 Metric = namedtuple("Metric", ["delta", "q_per_r", "m_over_alpha_sq", "inv_m"])
 Metric.__doc__ = """The metric of Proposition 4: per-particle invariants ``delta`` (m,), or empty for the
@@ -63,8 +63,8 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
 
     Per block of particles, loops free of branches (the stage points and their sin/cos; the
     velocities; the update; the next points' sin/cos) alternate with scalar ones (the arc search
-    and the field g_k it selects; the metric; the moments, the arc searched again only for points
-    that left theirs).
+    and the field g_k it selects; the metric; the moments, the arc searched again for the points
+    that left theirs, or for all points of the block where many did in the block before).
     """
     # bundles are unpacked before the parallel loop, and the arc table rebuilt inside it from the
     # arrays: a tuple argument read inside the loop measured 20-30% slower
