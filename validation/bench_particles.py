@@ -89,8 +89,8 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
     for m in m_values:
         for s in s_values:
             t_ours, samples, r, theta = time_step(m, s)
-            t_heun = time_step(m, s, method="heun", repeat=3)[0]
-            t_rk4 = time_step(m, s, method="rk4", repeat=3)[0]
+            t_heun = time_step(m, s, method="heun")[0]
+            t_rk4 = time_step(m, s, method="rk4")[0]
             t_f32 = time_step(m, s, dtype=np.float32)[0]
             stream = stream_floor(r, theta)
             floor = copy_floor([r, theta])
