@@ -164,3 +164,17 @@ def test_network_at_any_points_matches_reference(case):
     fast = mf.field.network(x, r, theta)
     scale = np.abs(np.asarray(r, dtype=np.float64)).mean() * np.hypot(x, 1.0)  # residual_scale of the points, y = 0
     assert np.all(np.abs(fast - ref.network(x, r, theta)) <= RTOL * scale)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1e3, 1e7, -1e9, 1e15]))
+def test_any_angle_gives_the_field_and_moments_of_its_remainder(seed, turns):
+    """Angles far outside [0, 2 pi) (a state given from outside) count as their remainder mod
+    2 pi, with the same bits: the kernels reduce them before sin and cos."""
+    rng = np.random.default_rng(seed)
+    samples = random_samples(rng, 5)
+    r, theta = random_particles(rng, 700)
+    far = theta + turns * 2 * np.pi
+    near = np.mod(far, 2 * np.pi)
+    for a, b in zip(mf.velocity(samples, r, far), mf.velocity(samples, r, near)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mf.field.arc_moments(samples, r, far), mf.field.arc_moments(samples, r, near))

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._compile import kernel, prange
-from .arcs import locate_wrapped, wrap_angle
+from .arcs import TWO_PI, locate_wrapped, wrap_angle
 from .primitives import add_moment, arc_velocity
 from .trig import sincos_block
 
@@ -73,16 +73,34 @@ def arc_moments(r, theta, arcs, chunk, work):
         buf[:, :] = 0.0
         sn = np.empty(BLOCK)
         cs = np.empty(BLOCK)
+        t = np.empty(BLOCK)
         arc = np.empty(BLOCK, dtype=np.int64)
         lookup = (angles, table, first)
         lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
-            sincos_block(theta, start, count, sn, cs)
+            sincos_of_state(theta, start, count, sn, cs, t)
             for j in range(count):  # the search apart from the sums: measured faster
                 arc[j] = locate_wrapped(wrap_angle(theta[start + j]), lookup)
             for j in range(count):
                 add_moment(buf, arc[j], float(r[start + j]), cs[j], sn[j])
+
+
+@kernel(inline=True)
+def sincos_of_state(theta, start, count, sn, cs, t):
+    """sin and cos of theta[start:start + count], angles of a state given from outside that may
+    lie anywhere: :func:`.trig.sincos_block` is accurate for moderate angles, so a block holding
+    an angle outside [0, 2 pi) (rare) is reduced into the scratch ``t`` first."""
+    outside = 0
+    for j in range(count):  # an integer reduction: vectorises
+        v = float(theta[start + j])
+        outside += (v < 0.0) | (v >= TWO_PI) | (v != v)
+    if outside:
+        for j in range(count):
+            t[j] = wrap_angle(theta[start + j])
+        sincos_block(t, 0, count, sn, cs)
+    else:
+        sincos_block(theta, start, count, sn, cs)
 
 
 @kernel
@@ -160,10 +178,11 @@ def particle_velocity(r, theta, arcs, g, tv, dr, dtheta):
     for blk in prange(nblock):
         sn = np.empty(BLOCK)
         cs = np.empty(BLOCK)
+        t = np.empty(BLOCK)
         lookup = (angles, table, first)
         start = blk * BLOCK
         count = min(BLOCK, m - start)
-        sincos_block(theta, start, count, sn, cs)
+        sincos_of_state(theta, start, count, sn, cs, t)
         for j in range(count):
             i = start + j
             k = locate_wrapped(wrap_angle(theta[i]), lookup)
