@@ -28,10 +28,16 @@ LINEAR_SCAN_MAX = 8  # beyond this many angles in one bucket (clustered x), bise
 
 
 @kernel(inline=True)
+def in_turn(t):
+    """Whether t lies in [0, 2 pi), the range of stored angles (False for NaN); no branch."""
+    return (t >= 0.0) & (t < TWO_PI)
+
+
+@kernel(inline=True)
 def wrap_angle(theta):
     """Reduce an angle (radians, any float type) to float64 in [0, 2 pi); NaN and inf give NaN."""
     t = float(theta)
-    if t >= 0.0 and t < TWO_PI:
+    if in_turn(t):
         return t
     t = t % TWO_PI
     if t >= TWO_PI:  # a tiny negative angle rounds up to 2 pi

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._compile import kernel, prange
-from .arcs import TWO_PI, locate_wrapped, wrap_angle
+from .arcs import in_turn, locate_wrapped, wrap_angle
 from .primitives import add_moment, arc_velocity
 from .trig import sincos_block
 
@@ -93,8 +93,7 @@ def sincos_of_state(theta, start, count, sn, cs, t):
     an angle outside [0, 2 pi) (rare) is reduced into the scratch ``t`` first."""
     outside = 0
     for j in range(count):  # an integer reduction: vectorises
-        v = float(theta[start + j])
-        outside += (v < 0.0) | (v >= TWO_PI) | (v != v)
+        outside += not in_turn(float(theta[start + j]))
     if outside:
         for j in range(count):
             t[j] = wrap_angle(theta[start + j])

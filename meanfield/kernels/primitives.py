@@ -12,7 +12,7 @@ and the per-arc first moment M_k = sum_{i in A_k} r_i d(th_i) that gives the res
 import math
 
 from .._compile import kernel
-from .arcs import TWO_PI, in_arc, locate_wrapped, wrap_angle
+from .arcs import TWO_PI, in_arc, in_turn, locate_wrapped, wrap_angle
 from .trig import sincos_block
 
 
@@ -45,11 +45,20 @@ def add_moment(buf, k, r, co, si):
 
 
 @kernel(inline=True)
+def store_wrapped(theta, i, t):
+    """theta[i] = t, an angle in [0, 2 pi), in theta's float type, and 0 where that type rounds
+    it up to 2 pi (float32 just below 2 pi); returns the stored value as a float. No branch."""
+    theta[i] = t
+    stored = float(theta[i])
+    stored = 0.0 if stored >= TWO_PI else stored
+    theta[i] = stored
+    return stored
+
+
+@kernel(inline=True)
 def store_angle(theta, i, value):
-    """theta[i] = value wrapped to [0, 2 pi), in theta's float type (float32 can round up to 2 pi)."""
-    theta[i] = wrap_angle(value)
-    if theta[i] >= TWO_PI:
-        theta[i] = 0.0
+    """theta[i] = value wrapped to [0, 2 pi) (:func:`store_wrapped`); returns the stored value."""
+    return store_wrapped(theta, i, wrap_angle(value))
 
 
 @kernel(inline=True)
@@ -59,12 +68,8 @@ def settle_block(t_blk, count, theta, start, stored):
     new theta[start + j] (:func:`store_angle`) and read them back. Rare: a predictable pass."""
     for j in range(count):
         t = t_blk[j]
-        if not (t >= 0.0 and t < TWO_PI):
-            if stored:
-                store_angle(theta, start + j, t)
-                t_blk[j] = float(theta[start + j])
-            else:
-                t_blk[j] = wrap_angle(t)
+        if not in_turn(t):
+            t_blk[j] = store_angle(theta, start + j, t) if stored else wrap_angle(t)
 
 
 @kernel(inline=True)

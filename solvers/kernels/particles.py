@@ -16,9 +16,9 @@ from collections import namedtuple
 import numpy as np
 
 from meanfield._compile import kernel, prange
-from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle, wrap_near
+from meanfield.kernels.arcs import in_turn, locate_wrapped, wrap_angle, wrap_near
 from meanfield.kernels.field import BLOCK, chunk_bounds
-from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, velocity
+from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, store_wrapped, velocity
 from meanfield.kernels.trig import sincos_block
 
 SEARCH_ALL = 8  # when over 1 / SEARCH_ALL of a block's points left their arcs, the next block searches all its points
@@ -42,12 +42,9 @@ def move(r, theta, i, dr, dth, r_s, t_s, j):
     store."""
     r[i] = float(r[i]) + dr
     tn = wrap_near(float(theta[i]) + dth)
-    theta[i] = tn
-    tb = float(theta[i])
-    tb = 0.0 if tb >= TWO_PI else tb
-    theta[i] = tb
+    stored = store_wrapped(theta, i, tn)
     r_s[j] = float(r[i])
-    t_s[j] = tb if (tn >= 0.0) & (tn < TWO_PI) else tn
+    t_s[j] = stored if in_turn(tn) else tn
 
 
 @kernel(parallel=True)
