@@ -88,7 +88,9 @@ def test_validation_flags_refuse_bad_values_with_one_error_line(capsys, tmp_path
     from validation.__main__ import main
 
     for argv, words in ((["mean-field", "--workers", "0"], "--workers: must be positive"), (["mean-field", "--m", "100"], "at least two values of --m"),
-                        (["bench-mpi", "--ranks", "x"], "--ranks: not a number")):
+                        (["bench-mpi", "--ranks", "x"], "--ranks: not a number"), (["bench", "--m", "0"], "--m: must be positive"),
+                        (["bench", "--s", "0"], "--s: must be positive"), (["bench-field", "--ref-m", "-5"], "--ref-m: must be positive"),
+                        (["bench-big", "--steps", "0"], "--steps: must be positive")):
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2

@@ -23,16 +23,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     field = sub.add_parser("bench-field", help="residuals + velocity vs the reference (model core)")
-    field.add_argument("--m", type=float, default=1e6)
-    field.add_argument("--s", type=int, nargs="+", default=[10, 100, 1000])
-    field.add_argument("--ref-m", type=float, default=1e5)
+    field.add_argument("--m", type=positive(int), default=10**6)
+    field.add_argument("--s", type=positive(int), nargs="+", default=[10, 100, 1000])
+    field.add_argument("--ref-m", type=positive(int), default=10**5)
     bench = sub.add_parser("bench", help="particle steps (Euler, Heun, RK4, float32) vs the streaming floor, copy, reference, PyTorch")
-    bench.add_argument("--m", type=float, nargs="+", default=[1e5, 1e6, 1e7])
-    bench.add_argument("--s", type=int, nargs="+", default=[10, 100, 1000])
+    bench.add_argument("--m", type=positive(int), nargs="+", default=[10**5, 10**6, 10**7])
+    bench.add_argument("--s", type=positive(int), nargs="+", default=[10, 100, 1000])
     bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     big = sub.add_parser("bench-big", help="Euler steps at m = 1e8 with peak memory")
-    big.add_argument("--m", type=float, default=1e8)
-    big.add_argument("--steps", type=int, default=3)
+    big.add_argument("--m", type=positive(int), default=10**8)
+    big.add_argument("--steps", type=positive(int), default=3)
     mpi = sub.add_parser("bench-mpi", help="Euler steps sharded over 1, 2, ... MPI ranks: throughput per rank, exchange time (needs .[mpi])")
     mpi.add_argument("--m", type=positive(int), nargs="+", default=[10**6, 10**7])
     mpi.add_argument("--s", type=positive(int), nargs="+", default=[10, 1000])
@@ -83,7 +83,7 @@ def main(argv=None):
     if args.command == "bench-field":
         from . import bench_field
 
-        bench_field.run(m=int(args.m), s_values=args.s, ref_m=int(args.ref_m))
+        bench_field.run(m=args.m, s_values=args.s, ref_m=args.ref_m)
     elif args.command == "attractors":
         from . import attractor_figures
 
@@ -97,7 +97,7 @@ def main(argv=None):
     elif args.command == "bench":
         from . import bench_particles
 
-        bench_particles.run([int(m) for m in args.m], args.s, torch_baseline=not args.no_torch)
+        bench_particles.run(args.m, args.s, torch_baseline=not args.no_torch)
     elif args.command == "paper":
         from . import paper
 
@@ -128,7 +128,7 @@ def main(argv=None):
     elif args.command == "bench-big":
         from . import bench_particles
 
-        bench_particles.big_run(m=int(args.m), steps=args.steps)
+        bench_particles.big_run(m=args.m, steps=args.steps)
     return 0
 
 
