@@ -134,7 +134,7 @@ class ParticleSolver(Evolution):
             self._fastest, self._abs_r = np.empty(self.shard.chunks), np.empty(self.shard.chunks)
             self._loss_now = self.loss()
             speed = np.abs(self.velocity()[1]).max()
-            self._h_next = min(self.dt, MAX_TURN / speed) if speed > 0 else self.dt
+            self._h_next = min(self.dt, MAX_TURN / float(speed)) if speed > 0 else self.dt
             self.step_sizes, self.rejected = [], 0
         else:
             self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)

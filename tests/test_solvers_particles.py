@@ -7,6 +7,7 @@ import meanfield as mf
 from meanfield import reference as mref
 import solvers
 from solvers import reference as sref
+from meanfield.defaults import PRESETS
 from tests.helpers import random_samples
 
 
@@ -144,6 +145,31 @@ def test_float32_state_stays_float32(problem):
     assert solver.r.dtype == np.float32 and solver.theta.dtype == np.float32
     ref64 = solvers.ParticleSolver(samples, r.astype(np.float32).astype(np.float64), theta.astype(np.float32).astype(np.float64), dt=0.01).run(steps=20)
     assert np.abs(solver.residuals() - ref64.residuals()).max() < 1e-4
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "sliding", "sliding-heun", "full"])
+def test_a_float32_state_is_computed_on_in_float64(method):
+    """A float32 run stores float32 but computes in float64: the residuals it carries are the
+    brute-force float64 residuals of its stored state (a particle on a ray at the ray's angle)
+    to float64 rounding. Products and angles in float32 (numba's float() of a float32) were
+    off by 1e-10 to 1e-8."""
+    samples = PRESETS["tent8"]()
+    r, theta = solvers.init.gaussian_uniform(20000, rng=0, dtype=np.float32)
+    if method == "full":
+        a, b, c = mf.params.from_canonical(r.astype(np.float64), theta.astype(np.float64), 0.5, 20000.0)
+        solver = solvers.FullParticleSolver(samples, *(v.astype(np.float32) for v in (a, b, c)), alpha=20000.0, lr=100.0).run(steps=50)
+        assert solver.a.dtype == np.float32
+        brute = mref.full_network(samples.x, *(v.astype(np.float64) for v in (solver.a, solver.b, solver.c)), 20000.0) - samples.y
+    else:
+        solver = solvers.ParticleSolver(samples, r, theta, dt=0.1, method=method, record_every=None).run(t_end=5.0)
+        assert solver.theta.dtype == np.float32
+        angle = solver.theta.astype(np.float64)
+        if method.startswith("sliding"):
+            on = solver.ray >= 0
+            assert on.mean() > 0.05
+            angle[on] = samples.regions.angles[solver.ray[on]]
+        brute = mref.residuals(samples, solver.r.astype(np.float64), angle)
+    np.testing.assert_allclose(solver.residuals(), brute, rtol=0, atol=1e-14)
 
 
 def test_divergence_stops_with_a_message(problem, rng):

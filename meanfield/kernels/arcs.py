@@ -36,7 +36,7 @@ def in_turn(t):
 @kernel(inline=True)
 def wrap_angle(theta):
     """Reduce an angle (radians, any float type) to float64 in [0, 2 pi); NaN and inf give NaN."""
-    t = float(theta)
+    t = np.float64(theta)
     if in_turn(t):
         return t
     t = t % TWO_PI

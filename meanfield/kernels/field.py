@@ -83,7 +83,7 @@ def arc_moments(r, theta, arcs, chunk, work):
             for j in range(count):  # the search apart from the sums: measured faster
                 arc[j] = locate_wrapped(wrap_angle(theta[start + j]), lookup)
             for j in range(count):
-                add_moment(buf, arc[j], float(r[start + j]), cs[j], sn[j])
+                add_moment(buf, arc[j], np.float64(r[start + j]), cs[j], sn[j])
 
 
 @kernel(inline=True)
@@ -93,7 +93,7 @@ def sincos_of_state(theta, start, count, sn, cs, t):
     an angle outside [0, 2 pi) (rare) is reduced into the scratch ``t`` first."""
     outside = 0
     for j in range(count):  # an integer reduction: vectorises
-        outside += not in_turn(float(theta[start + j]))
+        outside += not in_turn(np.float64(theta[start + j]))
     if outside:
         for j in range(count):
             t[j] = wrap_angle(theta[start + j])
@@ -185,4 +185,4 @@ def particle_velocity(r, theta, arcs, g, tv, dr, dtheta):
         for j in range(count):
             i = start + j
             k = locate_wrapped(wrap_angle(theta[i]), lookup)
-            dr[i], dtheta[i] = arc_velocity(g, k, float(r[i]), cs[j], sn[j], tv)
+            dr[i], dtheta[i] = arc_velocity(g, k, np.float64(r[i]), cs[j], sn[j], tv)

@@ -68,6 +68,6 @@ def sincos(t):
 def sincos_block(theta, start, count, sin_out, cos_out):
     """sin_out[j], cos_out[j] = sincos(theta[start + j]) for j < count (a vectorisable loop)."""
     for j in range(count):
-        s, c = sincos(float(theta[start + j]))
+        s, c = sincos(np.float64(theta[start + j]))
         sin_out[j] = s
         cos_out[j] = c

@@ -40,10 +40,10 @@ def move(r, theta, i, dr, dth, r_s, t_s, j):
     angle is stored wrapped (0 where float32 rounds it up to 2 pi) unless :func:`wrap_near`
     left it outside [0, 2 pi): then t_s[j] holds it in float64 for :func:`settle_block` to
     store."""
-    r[i] = float(r[i]) + dr
-    tn = wrap_near(float(theta[i]) + dth)
+    r[i] = np.float64(r[i]) + dr
+    tn = wrap_near(np.float64(theta[i]) + dth)
     stored = store_wrapped(theta, i, tn)
-    r_s[j] = float(r[i])
+    r_s[j] = np.float64(r[i])
     t_s[j] = stored if in_turn(tn) else tn
 
 
@@ -92,8 +92,8 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
             count = min(BLOCK, hi - start)
             for j in range(count):
                 i = start + j
-                rr = float(r[i])
-                tt = float(theta[i])
+                rr = np.float64(r[i])
+                tt = np.float64(theta[i])
                 if s > 0:
                     rr += h * a_prev * k_prev[0, i]
                     tt += h * a_prev * k_prev[1, i]
@@ -143,8 +143,8 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, chunk, work):
                     i = start + j
                     k_prev[0, i] = v_r[j]
                     k_prev[1, i] = v_t[j]
-                    r_s[j] = float(r[i]) + h * a_next * v_r[j]
-                    t_s[j] = wrap_near(float(theta[i]) + h * a_next * v_t[j])
+                    r_s[j] = np.float64(r[i]) + h * a_next * v_r[j]
+                    t_s[j] = wrap_near(np.float64(theta[i]) + h * a_next * v_t[j])
             settle_block(t_s, count, theta, start, final)
             moved = add_block_moments(buf, r_s, t_s, arc, count, lookup, sn, cs, moved * SEARCH_ALL > count)
 
@@ -177,9 +177,9 @@ def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, w
         lookup = (angles, table, first)
         lo, hi = chunk_bounds(ch, a.size, chunk)
         for i in range(lo, hi):
-            ai = float(a[i])
-            bi = float(b[i])
-            ci = float(c[i])
+            ai = np.float64(a[i])
+            bi = np.float64(b[i])
+            ci = np.float64(c[i])
             k = _arc_of_neuron(ai, bi, lookup)
             g0 = g[k, 0]
             g1 = g[k, 1]
@@ -189,7 +189,7 @@ def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, w
                 b[i] = bi + lr_over_alpha * ci * g1
             if train_c:
                 c[i] = ci - lr_over_alpha * (g0 * ai - g1 * bi)
-            _add_neuron(buf, float(a[i]), float(b[i]), float(c[i]), lookup)
+            _add_neuron(buf, np.float64(a[i]), np.float64(b[i]), np.float64(c[i]), lookup)
 
 
 @kernel(parallel=True)
@@ -197,6 +197,6 @@ def apply_metric(r, metric, vr, vt):
     """Multiply velocities by P_i / m of Proposition 4, in place."""
     delta, q_per_r, m_over_alpha_sq, inv_m = metric
     for i in prange(r.size):
-        p_r, p_th = delta_metric(float(r[i]), delta[i], q_per_r, m_over_alpha_sq)
+        p_r, p_th = delta_metric(np.float64(r[i]), delta[i], q_per_r, m_over_alpha_sq)
         vr[i] *= p_r * inv_m
         vt[i] *= p_th * inv_m

@@ -34,6 +34,8 @@ angular speed among the particles that are free after the step and the sum of |r
 import math
 from collections import namedtuple
 
+import numpy as np
+
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
 from meanfield.kernels.field import chunk_bounds
@@ -111,17 +113,19 @@ def on_ray_move(g, neighbours, arcs, k, i, rr, h, park, tv):
 @kernel(inline=True)
 def store_particle(i, new_r, new_t, new_k, out, buf, arcs):
     """Write particle i's new state into out = (r, theta, ray) and add its moment to buf;
-    returns |r| as stored. A particle on a ray counts on the arc that starts there."""
+    returns |r| as stored. A particle on a ray counts on the arc that starts there, at the ray's
+    angle (which a float32 theta only approximates)."""
     r_out, theta_out, ray_out = out
     r_out[i] = new_r
-    store_angle(theta_out, i, new_t)
+    stored = store_angle(theta_out, i, new_t)
     ray_out[i] = new_k
-    stored = float(theta_out[i])
+    rr = np.float64(r_out[i])
     if new_k >= 0:
-        add_moment(buf, new_k, float(r_out[i]), math.cos(new_t), math.sin(new_t))
+        phi = arcs[0][new_k]
+        add_moment(buf, new_k, rr, math.cos(phi), math.sin(phi))
     else:
-        add_moment(buf, locate_wrapped(stored, arcs), float(r_out[i]), math.cos(stored), math.sin(stored))
-    return abs(float(r_out[i]))
+        add_moment(buf, locate_wrapped(stored, arcs), rr, math.cos(stored), math.sin(stored))
+    return abs(rr)
 
 
 @kernel(parallel=True)
@@ -142,12 +146,12 @@ def sliding_euler(r, theta, ray, out, arcs, rays, g, tv, h, park, chunk, work, f
         total = 0.0
         lo, hi = chunk_bounds(c, r.size, chunk)
         for i in range(lo, hi):
-            rr = float(r[i])
+            rr = np.float64(r[i])
             k = ray[i]
             if k >= 0:
                 new_r, new_t, new_k, speed = on_ray_move(g, neighbours, lookup, k, i, rr, h, park, tv)
             else:
-                tt = float(theta[i])
+                tt = np.float64(theta[i])
                 arc = locate_wrapped(tt, lookup)
                 vr, vt = arc_velocity(g, arc, rr, math.cos(tt), math.sin(tt), tv)
                 new_r = rr + h * vr
@@ -186,10 +190,10 @@ def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, c
         total = 0.0
         lo, hi = chunk_bounds(c, r.size, chunk)
         for i in range(lo, hi):
-            rr = float(r[i])
-            rp = float(r_pred[i])
+            rr = np.float64(r[i])
+            rp = np.float64(r_pred[i])
             k = ray[i]
-            new_r, new_t, new_k, speed = rp, float(theta_pred[i]), ray_pred[i], 0.0
+            new_r, new_t, new_k, speed = rp, np.float64(theta_pred[i]), ray_pred[i], 0.0
             if k >= 0 and ray_pred[i] == k:
                 phi = angles[k]
                 co = math.cos(phi)
@@ -201,8 +205,8 @@ def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, c
                     vr1 = later[1] if dead[k] else later[3]
                     new_r, new_t = rr + 0.5 * h * (vr0 + vr1), phi
             elif k < 0 and ray_pred[i] < 0:
-                tt = float(theta[i])
-                tp = float(theta_pred[i])
+                tt = np.float64(theta[i])
+                tp = np.float64(theta_pred[i])
                 arc = locate_wrapped(tt, lookup)
                 vr0, vt0 = arc_velocity(g, arc, rr, math.cos(tt), math.sin(tt), tv)
                 vr1, vt1 = arc_velocity(g_pred, locate_wrapped(tp, lookup), rp, math.cos(tp), math.sin(tp), tv)
@@ -211,7 +215,7 @@ def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, c
                 new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
                 speed = abs(vt) if new_k < 0 else 0.0
             elif ray_pred[i] < 0:
-                speed = abs(wrap_angle(float(theta_pred[i]) - angles[k] + math.pi) - math.pi) / h  # a leaver
+                speed = abs(wrap_angle(np.float64(theta_pred[i]) - angles[k] + math.pi) - math.pi) / h  # a leaver
             top = max(top, speed)
             total += store_particle(i, new_r, new_t, new_k, store, buf, lookup)
         fastest[c] = top
