@@ -13,11 +13,11 @@ import pytest
 from solvers import config as cfg
 from solvers import job, report
 
-# A particle run of 20000 Heun steps and a histogram run of ~4000 MUSCL steps (a few seconds each):
-# long enough to be killed at random moments, short enough for the suite. Time cadences make every
-# record land on the same steps whatever the interruptions.
-PARTICLES = ["m=4000", "t_end=200.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
-SLIDING = ["m=4000", "t_end=60.0", "dt=0.01", "method='sliding'", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
+# Particle runs of 4000 Heun steps and 3000 sliding steps and a histogram run of ~4000 MUSCL
+# steps, with 30 to 48 checkpoints: room for every kill (each within 5 checkpoints of a start).
+# Time cadences make every record land on the same steps whatever the interruptions.
+PARTICLES = ["m=4000", "t_end=40.0", "dt=0.01", "method=heun", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
+SLIDING = ["m=4000", "t_end=30.0", "dt=0.01", "method='sliding'", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
 HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=900", "t_end=12.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
@@ -56,8 +56,10 @@ def assert_same_bits(a, b):
 
 
 def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
-    """Start a run in a subprocess, deliver ``sig`` ``kills`` times (at random moments, or while a
-    checkpoint is being written), resume after each, until it completes."""
+    """Start a run in a subprocess, deliver ``sig`` ``kills`` times, resume after each, until it
+    completes. A signal lands at a random moment between checkpoints: after 1 to 4 new ones and a
+    random share of the time between the last two (or, with ``during_write``, at the next write
+    after that), so the moments follow the run's own pace and not this machine's speed."""
     rng = random.Random(seed)
     out = tmp_path / "killed"
     env = {"MEANFIELD_TEST_WRITE_DELAY": "0.2"} if during_write else {}
@@ -67,11 +69,13 @@ def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
         proc = subprocess.Popen([sys.executable, "-m", "meanfield", *args], cwd=tmp_path, env={**os.environ, **env},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if delivered < kills:
-            # the run has begun once it wrote its first checkpoint (or, resumed, a new one)
             before = set((out / "checkpoints").glob("step_*.h5")) if out.exists() else set()
-            while proc.poll() is None and not set((out / "checkpoints").glob("step_*.h5")) - before:
-                time.sleep(0.005)
-            wait_until = time.monotonic() + rng.uniform(0.1, 1.5)
+            wanted, seen = rng.randint(1, 4), []  # new checkpoints, in the order they appeared
+            while proc.poll() is None and len(seen) < wanted:
+                seen += [(time.monotonic(), p) for p in set((out / "checkpoints").glob("step_*.h5")) - before - {p for _, p in seen}]
+                time.sleep(0.002)
+            gap = seen[-1][0] - seen[-2][0] if len(seen) > 1 else 0.2
+            wait_until = time.monotonic() + rng.uniform(0.0, 1.0) * gap
             while proc.poll() is None:
                 partial = list((out / "checkpoints").glob(".*.tmp-*"))
                 if time.monotonic() > wait_until and (partial or not during_write):
