@@ -4,7 +4,8 @@ The velocity field jumps across every boundary ray (its angular part; the radial
 continuous there). Where both sides point into a ray, the Filippov solution keeps a particle on the
 ray and moves it in r alone; explicit steps instead chatter across the ray. Here each particle
 carries ``ray[i]``: -1 when free, else the index k of the boundary angle it sits on, taken as the
-arc that starts there (the project's tie rule), so theta_i = angles[k] exactly.
+arc that starts there (the project's tie rule), so theta_i = angles[k] (exactly in float64; a
+float32 theta holds it rounded, and the moments use angles[k] itself).
 
 One step of size h, per particle, with the velocities of the field g (see
 :func:`meanfield.kernels.primitives.arc_velocity`) at the start of the step:
