@@ -43,7 +43,7 @@ import numpy as np
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
 from meanfield.kernels.field import BLOCK, chunk_bounds
-from meanfield.kernels.primitives import add_moment, arc_velocity, store_angle
+from meanfield.kernels.primitives import add_moment, arc_velocity, store_wrapped
 from meanfield.kernels.trig import sincos_block
 
 Rays = namedtuple("Rays", ["below", "after", "dead", "co", "si"])
@@ -123,11 +123,12 @@ def on_ray_move(g, neighbours, arcs, k, i, rr, h, park, tv):
 
 @kernel(inline=True)
 def store_particle(i, j, new_r, new_t, new_k, out, r_new, t_new):
-    """Write particle i's new state into out = (r, theta, ray), and its stored r and theta (as
-    float64) into r_new[j], t_new[j] for :func:`add_stored_moments`."""
+    """Write particle i's new state into out = (r, theta, ray), new_t in [0, 2 pi) (each move
+    wraps its own), and its stored r and theta (as float64) into r_new[j], t_new[j] for
+    :func:`add_stored_moments`."""
     r_out, theta_out, ray_out = out
     r_out[i] = new_r
-    t_new[j] = store_angle(theta_out, i, new_t)
+    t_new[j] = store_wrapped(theta_out, i, new_t)
     ray_out[i] = new_k
     r_new[j] = np.float64(r_out[i])
 
