@@ -12,7 +12,7 @@ the compilation options are decided once:
 Caching. Numba keys a cached kernel on its own source file only, so a kernel that inlines a helper
 from another module would keep stale machine code after the helper changes. Each kernel's cache is
 therefore stamped with a hash of every kernel source file (:data:`KERNEL_SOURCES`: the modules of
-``meanfield/kernels`` and ``solvers/kernels``, the benchmarks' ``validation/kernels.py`` and this file): editing any of them recompiles every
+``meanfield/kernels`` and ``solvers/kernels``, the benchmarks' ``validation/kernels.py`` where it is present, and this file): editing any of them recompiles every
 kernel, editing anything else (a plot, a docstring of a solver) recompiles nothing. The cache lives
 where numba would put it (``__pycache__`` beside the sources, else the user's cache folder, or
 ``NUMBA_CACHE_DIR`` when set); nothing here changes numba's process-wide configuration.
@@ -47,17 +47,24 @@ def kernel_sources_stamp():
     digest = hashlib.sha256(numba.__version__.encode())
     for entry in KERNEL_SOURCES:
         path = _ROOT / entry
-        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []:
             digest.update(str(source.relative_to(_ROOT)).encode())
             digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
 class _KernelSourcesStamp:
-    """Locator mixin: a cache entry is fresh while no kernel source file has changed."""
+    """Locator mixin: a cache entry is fresh while no kernel source file, and not the kernel's
+    own file, has changed (the own file counts apart: an installed package has no
+    ``validation/``, whose kernels then compile from the checkout)."""
 
     def get_source_stamp(self):
-        return kernel_sources_stamp()
+        return kernel_sources_stamp() + _file_stamp(self._py_file)
+
+
+@functools.lru_cache(maxsize=None)
+def _file_stamp(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class _UserProvided(_KernelSourcesStamp, UserProvidedCacheLocator):

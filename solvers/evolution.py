@@ -28,6 +28,7 @@ class Evolution:
     KIND = None
     PER_PARTICLE = ()
     shard = None
+    tv = 0.0
 
     def __init__(self, samples, *, record_every=1, rng=None):
         if record_every is not None and (int(record_every) != record_every or int(record_every) < 1):
@@ -37,16 +38,29 @@ class Evolution:
         self.step = 0
         self.record_every = None if record_every is None else int(record_every)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        self.history = History(self.samples.s)
+        self.history = History(self.samples)
 
     def residuals(self):
         """Residuals rho_j = f(x_j) - y_j of the current state, shape (s,) (O(s))."""
         return field.residuals_from_moments(self.samples, self._moments, self._norm)
 
     def loss(self):
-        """L = 1/2 |rho|^2 of the current state."""
+        """The data loss L = 1/2 |rho|^2 of the current state (O(s))."""
         rho = self.residuals()
         return 0.5 * float(rho @ rho)
+
+    def energy(self, rho=None):
+        """What the flow minimises: L + tv * integral |r| dmu (eq. 16; L without the TV
+        regulariser). ``rho``: the current residuals, when the caller has them. With tv > 0 a
+        particle solver sums |r| over its particles (O(m), collective when sharded)."""
+        rho = self.residuals() if rho is None else rho
+        with np.errstate(over="ignore"):  # a diverging state: the guard reports it in one line
+            value = 0.5 * float(rho @ rho)
+        return value + self.tv * self._abs_r_integral() if self.tv else value
+
+    def _abs_r_integral(self):
+        """integral |r| dmu of the current state (solvers with a TV regulariser)."""
+        raise NotImplementedError
 
     def finite(self):
         """False once the state (seen through its per-arc moments) is no longer finite."""

@@ -1,60 +1,123 @@
-"""The record of a run: (t, step, loss, rho) at a chosen cadence, the same for every solver."""
+"""The record of a run: (t, step, rho, energy) at a chosen cadence, the same for every solver."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+from meanfield.samples import Samples
+
+if TYPE_CHECKING:
+    import xarray
 
 
 class History:
     """Residual history of a run, kept as growing arrays.
 
-    Attributes (arrays, one entry per record)
+    Parameters
     ----------
-    t : float64 — time on the solver's clock (see the solver's docstring).
-    step : int64 — number of steps taken.
-    loss : float64 — data loss 1/2 |rho|^2 (without any regulariser).
-    rho : float64, shape (T, s) — residuals f(x_j) - y_j.
+    samples : meanfield.Samples
+        The samples the residuals are taken at (their x and y label :meth:`to_xarray`).
+
+    Attributes
+    ----------
+    t : ndarray of float64, shape (T,)
+        Time on the solver's clock (mean-field time, or gradient-flow time of L(a, b, c) for
+        full parameters and the delta metric).
+    step : ndarray of int64, shape (T,)
+        Number of steps taken.
+    rho : ndarray of float64, shape (T, s)
+        Residuals rho_j = f(x_j) - y_j.
+    loss : ndarray of float64, shape (T,)
+        Data loss L = 1/2 |rho|^2.
+    energy : ndarray of float64, shape (T,)
+        What the flow minimises: L + tv * integral |r| dmu (equal to ``loss`` without the TV
+        regulariser). NaN where a run file written before the energy was recorded cannot
+        tell it.
     """
 
-    def __init__(self, s):
-        self._t, self._step, self._rho = [], [], []
-        self.s = s
+    def __init__(self, samples: Samples):
+        self.samples = samples
+        self._t: list[float] = []
+        self._step: list[int] = []
+        self._rho: list[np.ndarray] = []
+        self._energy: list[float] = []
+
+    @property
+    def s(self) -> int:
+        """Number of samples."""
+        return self.samples.s
 
     @classmethod
-    def from_arrays(cls, t, step, rho):
-        """A history holding the given records (as read from a run file)."""
-        rho = np.asarray(rho, dtype=np.float64)
-        history = cls(rho.shape[1])
+    def from_arrays(cls, samples: Samples, t, step, rho, energy=None) -> History:
+        """A history holding the given records (as read from a run file); ``energy`` None gives
+        NaN (unknown)."""
+        rho = np.reshape(np.asarray(rho, dtype=np.float64), (len(t), samples.s))
+        history = cls(samples)
         history._t = [float(v) for v in t]
         history._step = [int(v) for v in step]
         history._rho = list(rho)
+        history._energy = [float("nan")] * len(t) if energy is None else [float(v) for v in energy]
         return history
 
-    def record(self, t, step, rho):
+    def record(self, t: float, step: int, rho, energy: float) -> None:
+        """Append one record (nothing when ``step`` is already the last one recorded)."""
         if self._step and self._step[-1] == step:
-            return  # already recorded at this step
+            return
         self._t.append(float(t))
         self._step.append(int(step))
         self._rho.append(np.array(rho, dtype=np.float64))
+        self._energy.append(float(energy))
 
-    def truncate(self, step):
+    def record_state(self, solver: Any) -> None:
+        """Record a solver's current time, step, residuals and energy (collective when sharded)."""
+        rho = solver.residuals()
+        self.record(solver.t, solver.step, rho, solver.energy(rho))
+
+    def truncate(self, step: int) -> None:
         """Drop the records after ``step``."""
         keep = int(np.searchsorted(np.asarray(self._step, dtype=np.int64), step, side="right"))
-        del self._t[keep:], self._step[keep:], self._rho[keep:]
+        del self._t[keep:], self._step[keep:], self._rho[keep:], self._energy[keep:]
 
     @property
-    def t(self):
+    def t(self) -> np.ndarray:
         return np.array(self._t, dtype=np.float64)
 
     @property
-    def step(self):
+    def step(self) -> np.ndarray:
         return np.array(self._step, dtype=np.int64)
 
     @property
-    def rho(self):
+    def rho(self) -> np.ndarray:
         return np.array(self._rho, dtype=np.float64).reshape(len(self._rho), self.s)
 
     @property
-    def loss(self):
+    def loss(self) -> np.ndarray:
         rho = self.rho
         return 0.5 * np.einsum("ts,ts->t", rho, rho)
 
-    def __len__(self):
+    @property
+    def energy(self) -> np.ndarray:
+        return np.array(self._energy, dtype=np.float64)
+
+    def __len__(self) -> int:
         return len(self._t)
+
+    def to_xarray(self) -> xarray.Dataset:
+        """The history as an :class:`xarray.Dataset`: ``rho`` over dims (time, sample), ``loss``,
+        ``energy`` and ``step`` over time; coordinates ``time`` (t), ``x`` and ``y`` (of each
+        sample). Needs xarray (``pip install "meanfield-relu[analysis]"``)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError('History.to_xarray needs xarray: pip install "meanfield-relu[analysis]"') from None
+        return xr.Dataset(
+            {
+                "rho": (("time", "sample"), self.rho, {"long_name": "residual f(x_j) - y_j"}),
+                "loss": ("time", self.loss, {"long_name": "data loss 1/2 |rho|^2"}),
+                "energy": ("time", self.energy, {"long_name": "loss + tv * integral |r| dmu"}),
+                "step": ("time", self.step),
+            },
+            coords={"time": self.t, "x": ("sample", self.samples.x), "y": ("sample", self.samples.y)},
+        )
+

@@ -232,7 +232,7 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
         observers.append(ProgressBar(t_end=stop["t_end"], stream=err))
     with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
         if fresh:
-            solver.history.record(solver.t, solver.step, solver.residuals())
+            solver.history.record_state(solver)
             snapshots.finish(solver, "start")
             checkpointer.write(solver)
         else:

@@ -94,7 +94,7 @@ class Observer:
 
 
 class HistoryRecorder(Observer):
-    """Records (t, step, rho) into a :class:`solvers.History` on its cadence, at the start of a
+    """Records (t, step, rho, energy) into a :class:`solvers.History` on its cadence, at the start of a
     run whose history is empty, and at the end of a run that was not interrupted."""
 
     def __init__(self, history, cadence):
@@ -104,15 +104,15 @@ class HistoryRecorder(Observer):
     def start(self, solver):
         super().start(solver)
         if not len(self.history):
-            self.history.record(solver.t, solver.step, solver.residuals())
+            self.history.record_state(solver)
 
     def step(self, solver):
         if self.cadence.due(solver):
-            self.history.record(solver.t, solver.step, solver.residuals())
+            self.history.record_state(solver)
 
     def finish(self, solver, reason):
         if reason != INTERRUPTED:
-            self.history.record(solver.t, solver.step, solver.residuals())
+            self.history.record_state(solver)
 
 
 class DivergenceGuard(Observer):
@@ -128,13 +128,13 @@ class DivergenceGuard(Observer):
 
     def start(self, solver):
         super().start(solver)
-        self.limit = None if self.factor is None else self.factor * max(self.floor, _data_loss(solver))
+        self.limit = None if self.factor is None else self.factor * max(self.floor, solver.loss())
 
     def step(self, solver):
         if not solver.finite():
             raise DivergenceError(f"the state is no longer finite at step {solver.step} (t = {solver.t:.6g}); reduce the step")
         if self.limit is not None and self.cadence.due(solver):
-            loss = _data_loss(solver)
+            loss = solver.loss()
             if not loss <= self.limit:
                 raise DivergenceError(
                     f"the loss blew up to {loss:.4g} at step {solver.step} (t = {solver.t:.6g}), over {self.factor:g} times "
@@ -150,7 +150,7 @@ class LossBelow(Observer):
         self.value = float(value)
 
     def step(self, solver):
-        if self.cadence.due(solver) and _data_loss(solver) < self.value:
+        if self.cadence.due(solver) and solver.loss() < self.value:
             return f"loss below {self.value:g}"
 
 
@@ -197,12 +197,12 @@ class ProgressBar(Observer):
         self._bar.update(done - self._shown)
         self._shown = done
         if postfix:  # the loss costs O(s): refresh it a few times a second
-            self._bar.set_postfix_str(f"t={solver.t:.6g} loss={_data_loss(solver):.4g} {self._rate(solver):.0f} steps/s", refresh=False)
+            self._bar.set_postfix_str(f"t={solver.t:.6g} {_figures(solver, 4)} {self._rate(solver):.0f} steps/s", refresh=False)
             self._next_postfix = time.monotonic() + 0.25
 
     def _line(self, solver):
         goal = f"t = {solver.t:.6g}/{self.t_end:.6g}" if self.steps is None else f"step {solver.step - self._step0}/{self.steps}"
-        print(f"{goal}, step {solver.step}, loss {_data_loss(solver):.6g}, {self._rate(solver):.0f} steps/s", file=self.stream, flush=True)
+        print(f"{goal}, step {solver.step}, {_figures(solver, 6)}, {self._rate(solver):.0f} steps/s", file=self.stream, flush=True)
 
     def finish(self, solver, reason):
         if self._bar is None:
@@ -243,9 +243,13 @@ class DivergenceError(FloatingPointError):
     """The run stopped being sound; the message names the step and time and suggests a remedy."""
 
 
-def _data_loss(solver):
-    rho = solver.residuals()
-    return 0.5 * float(rho @ rho)
+def _figures(solver, digits):
+    """The data loss now and, with a TV regulariser, the energy at the last history record (the
+    energy is an O(m) collective sum for particles: a progress bar on rank 0 cannot take it)."""
+    text = f"loss={solver.loss():.{digits}g}"
+    if solver.tv and len(solver.history):
+        text += f" energy={solver.history.energy[-1]:.{digits}g} (last record)"
+    return text
 
 
 def _isatty(stream):

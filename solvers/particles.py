@@ -132,7 +132,7 @@ class ParticleSolver(Evolution):
             self._park = park_offset(self.theta.dtype)
             self._try = np.empty_like(self._moments)
             self._fastest, self._abs_r = np.empty(self.shard.chunks), np.empty(self.shard.chunks)
-            self._loss_now = self.loss()
+            self._loss_now = self.energy()
             speed = np.abs(self.velocity()[1]).max()
             self._h_next = min(self.dt, MAX_TURN / float(speed)) if speed > 0 else self.dt
             self.step_sizes, self.rejected = [], 0
@@ -171,12 +171,8 @@ class ParticleSolver(Evolution):
             solver._h_next, solver._loss_now = float(state["h_next"]), float(state["loss_now"])
         return solver
 
-    def loss(self):
-        """L = 1/2 |rho|^2 + tv * mean |r| of the current state (collective when sharded)."""
-        value = super().loss()
-        if self.tv:
-            value += self.tv * self.shard.mean_abs(self.r)
-        return value
+    def _abs_r_integral(self):
+        return self.shard.mean_abs(self.r)
 
     def velocity(self, r=None, theta=None):
         """(dr/dt, dtheta/dt) at the current state (this rank's particles when sharded), or at a

@@ -13,7 +13,8 @@ run.h5::
                  histogram), clock (what t counts), digest
     /config      the configuration as TOML text
     /samples/x, /samples/y
-    /history/t, /history/step, /history/loss, /history/rho (T, s)     chunked, appendable
+    /history/t, /history/step, /history/loss, /history/energy,
+    /history/rho (T, s)                                               chunked, appendable
     /snapshots/t, /snapshots/step                                     index of the snapshots
     /snapshots/step_N  -> external link to snapshots/step_N.h5 (its root)
 
@@ -22,7 +23,8 @@ and scalars as attributes of ``state`` (kind, t, step, rng, ...); for particle r
 ``state/r`` and ``state/theta``. A checkpoint adds ``/config`` and ``/samples``.
 
 The run file is rewritten whole (atomically) each time it is flushed: it holds the history and the
-snapshot index, O(records x s) numbers; the snapshots themselves are separate files, so flushing
+snapshot index, O(records x s) numbers (``history/energy`` is absent from files written before
+it was recorded: reading them gives NaN there); the snapshots themselves are separate files, so flushing
 never copies particle arrays.
 """
 from pathlib import Path
@@ -112,7 +114,8 @@ class RunFolder:
         steps = np.array([s[1] for s in snapshots], dtype=np.int64)
         arrays = {
             "config": config_text, "samples/x": samples.x, "samples/y": samples.y,
-            "history/t": history.t, "history/step": history.step, "history/loss": history.loss, "history/rho": history.rho,
+            "history/t": history.t, "history/step": history.step, "history/loss": history.loss, "history/energy": history.energy,
+            "history/rho": history.rho,
             "snapshots/t": t, "snapshots/step": steps,
         }
         links = {f"snapshots/{_name(step)}": (f"snapshots/{_name(step)}.h5", "/") for step in steps}
@@ -130,7 +133,10 @@ class RunFolder:
         if kind not in CLOCKS:
             raise FileError(f"{what}: unknown solver kind {kind!r}")
         samples = mf.Samples(x, y)
-        history = History(samples.s) if len(t) == 0 else History.from_arrays(t, step, np.reshape(rho, (len(t), samples.s)))
+        energy = arrays.get("history/energy")
+        if energy is None and _tv_of(str(config)) == 0:  # written before the energy was: it is the loss
+            energy = 0.5 * np.einsum("ts,ts->t", *(2 * [np.reshape(rho, (len(t), samples.s))]))
+        history = History.from_arrays(samples, t, step, rho, energy)
         return kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist()))
 
     # -- state files ---------------------------------------------------------------------------
@@ -186,6 +192,16 @@ def read_checkpoint(path):
     arrays, attrs = read_file(path, schema=CHECKPOINT, version=SCHEMA_VERSION, what=what)
     config, x, y = require(arrays, ["config", "samples/x", "samples/y"], what)
     return state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y)
+
+
+def _tv_of(config_text):
+    """The TV weight of a stored configuration (0 when it has none)."""
+    import tomllib
+
+    try:
+        return float(tomllib.loads(config_text).get("solver", {}).get("tv", 0.0))
+    except (tomllib.TOMLDecodeError, TypeError, ValueError):
+        return float("nan")
 
 
 def _name(step):
