@@ -1,10 +1,11 @@
 """Figures of a network state and of a run.
 
-Every function takes either a solver (anything with ``samples`` and ``r``/``theta``,
-``canonical()`` for full parameters, or a histogram solver's ``grid`` and masses) or plain
-``samples, r, theta`` arrays, an optional matplotlib Axes, and returns the Axes. Markers are drawn
-for at most MAX_MARKERS neurons (a fixed random subset; for a histogram, points drawn from its
-masses); curves use all of them. Nothing here selects a matplotlib backend.
+Every function takes either a state or plain ``samples, r, theta`` arrays, an optional matplotlib
+Axes, and returns the Axes. A state is anything with ``samples``, ``atoms()`` (the measure as
+weighted atoms ``(r, theta, weight)``), ``network(x)`` and ``residuals()``: every solver, and
+every snapshot of a run read with :func:`meanfield.open_run`. Markers are drawn for at most
+MAX_MARKERS atoms (a fixed random subset of equal atoms, else drawn by weight); curves use all
+of them. Nothing here selects a matplotlib backend.
 """
 import numpy as np
 
@@ -22,81 +23,51 @@ def _axes(ax, figsize=(6, 4.5)):
     return ax
 
 
-def _state(obj, r, theta):
-    """(samples, r, theta) from a solver or from explicit arrays; a histogram solver gives
-    MAX_MARKERS points drawn from its masses."""
+def _atoms(obj, r, theta):
+    """(samples, r, theta, weight): explicit arrays (weight 1/m each), or the atoms of anything
+    that has ``samples`` and ``atoms()`` (a solver, a snapshot of a run)."""
     if r is not None:
-        return obj, np.asarray(r), np.asarray(theta)
-    if hasattr(obj, "canonical"):
-        r, theta = obj.canonical()
-        return obj.samples, r, theta
-    if _is_histogram(obj):
-        return (obj.samples, *histogram_points(obj))
-    return obj.samples, obj.r, obj.theta
+        r = np.asarray(r)
+        return obj, r, np.asarray(theta), np.broadcast_to(1.0 / max(r.size, 1), r.shape)
+    return (obj.samples, *obj.atoms())
 
 
-def _is_histogram(obj):
-    return hasattr(obj, "mass_cells") and hasattr(obj, "grid")
-
-
-def _histogram_atoms(hist):
-    """The histogram's measure as weighted atoms: r, angle theta (cell centre or ray), direction d
-    (the cell average of d(theta), or d on the ray) and mass. Exact for f at the samples (no
-    sample's boundary lies inside a cell)."""
-    grid = hist.grid
-    n_r, n_c = hist.mass_cells.shape
-    n_q = grid.ray_angle.size
-    r = np.concatenate([np.repeat(grid.rc, n_c), np.repeat(grid.rc, n_q)])
-    theta = np.concatenate([np.tile(np.mod(grid.faces + grid.width / 2, 2 * np.pi), n_r), np.tile(grid.ray_angle, n_r)])
-    d = np.concatenate([np.tile(grid.mean_d, (n_r, 1)), np.tile(grid.ray_d, (n_r, 1))])
-    mass = np.concatenate([hist.mass_cells.ravel(), hist.ray_mass.ravel()])
-    return r, theta, d, mass
-
-
-def histogram_points(hist, n=MAX_MARKERS, seed=0):
-    """n points (r, theta) drawn from a histogram solver's cell and ray masses (cell centres)."""
-    r, theta, _, mass = _histogram_atoms(hist)
-    if mass.sum() <= 0:
-        return np.zeros(0), np.zeros(0)
-    pick = np.random.default_rng(seed).choice(mass.size, n, p=mass / mass.sum())
-    return r[pick], theta[pick]
+def _markers(weight, seed=0):
+    """Indices of at most MAX_MARKERS atoms to draw as markers: a fixed random subset of equal
+    atoms, or atoms drawn with probability proportional to their weight."""
+    weight = np.asarray(weight)
+    if weight.size and np.all(weight == weight.flat[0]):
+        if weight.size <= MAX_MARKERS:
+            return np.arange(weight.size)
+        return np.sort(np.random.default_rng(seed).choice(weight.size, MAX_MARKERS, replace=False))
+    total = weight.sum()
+    if not total > 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.random.default_rng(seed).choice(weight.size, MAX_MARKERS, p=weight / total)
 
 
 def network_values(obj, x):
-    """f(x) of a solver's network (particles, full parameters or histogram) at the points x."""
-    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
-    if _is_histogram(obj):
-        r, _, d, mass = _histogram_atoms(obj)
-        keep = mass > 0
-        pre = np.outer(x, d[keep, 0]) + d[keep, 1]
-        return np.maximum(pre, 0.0) @ (mass[keep] * r[keep])
-    _, r, theta = _state(obj, None, None)
-    return field.network(x, r, theta)
-
-
-def _subset(m, seed=0):
-    if m <= MAX_MARKERS:
-        return np.arange(m)
-    return np.sort(np.random.default_rng(seed).choice(m, MAX_MARKERS, replace=False))
+    """f(x) of a state (anything with ``network(x)``: a solver, a snapshot) at the points x."""
+    return obj.network(np.atleast_1d(np.asarray(x, dtype=np.float64)))
 
 
 def plot_network(obj, r=None, theta=None, ax=None, n_points=400):
     """The network function f(x) with its knots on the curve and the samples (Figure 1, left).
 
-    For a histogram solver, f is computed from its cells and rays, and the knots drawn are
-    points drawn from its masses."""
-    histogram = r is None and _is_histogram(obj)
-    samples, r, theta = _state(obj, r, theta)
+    ``obj``: anything with ``samples``, ``atoms()`` and ``network(x)`` (a solver, a snapshot),
+    or samples with explicit ``r, theta``. Knots are drawn for at most MAX_MARKERS atoms."""
+    explicit = r is not None
+    samples, r, theta, weight = _atoms(obj, r, theta)
     ax = _axes(ax)
     lo, hi = samples.x[0], samples.x[-1]
     pad = 0.15 * max(hi - lo, 1.0)
     grid = np.linspace(lo - pad, hi + pad, n_points)
 
     def f(x):
-        return network_values(obj, x) if histogram else field.network(x, r, theta)
+        return field.network(x, r, theta) if explicit else network_values(obj, x)
 
     ax.plot(grid, f(grid), color="C0", lw=1.5, label="network f(x)")
-    e = params.knots(theta)[_subset(np.size(theta))]
+    e = params.knots(theta[_markers(weight)])
     e = e[(e > grid[0]) & (e < grid[-1])]
     ax.plot(e, f(e), "o", ms=3, color="C2", alpha=0.5, label=f"knots -tan(theta) ({e.size} shown)")
     ax.plot(samples.x, samples.y, "x", color="C3", ms=8, mew=2, label="samples")
@@ -136,9 +107,9 @@ def _square(ax, extent, label=True):
 def plot_uv(obj, r=None, theta=None, ax=None, extent=None):
     """Neurons as (u, v) = |r| d(theta) coloured by sign(r), with the sample lines u x_j + v = 0 and
     the activation regions shaded by the number of active samples (Figure 1, right)."""
-    samples, r, theta = _state(obj, r, theta)
+    samples, r, theta, weight = _atoms(obj, r, theta)
     ax = _axes(ax, (5.5, 5.5))
-    idx = _subset(np.size(r))
+    idx = _markers(weight)
     u, v = params.uv(r[idx], theta[idx])
     positive = r[idx] >= 0
     if extent is None:
@@ -190,49 +161,42 @@ def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
 
 
 def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
-    """Density of the neurons on the cylinder: theta in [0, 2 pi) across, r up, boundary rays as
-    thin vertical lines.
+    """Density of the neurons on the cylinder: theta in [0, 2 pi) across, r up (log colour
+    scale), boundary rays as thin vertical lines.
 
-    A histogram solver (anything with ``grid``, ``mass_cells``, ``ray_mass``) is drawn cell by
-    cell (mass / (dr dtheta), log colour scale), its ray masses as dots on the rays (area ~ mass)
-    and its mass on r = 0 (TV term) as dots on r = 0. Particles are binned in ``bins`` (theta, r)
-    cells over |r| <= r_max (default: the largest |r|), each of mass 1/m.
+    ``obj``: anything with ``samples`` and ``atoms()`` (a solver, a snapshot), or samples with
+    explicit ``r, theta``. Atoms are binned with their weights in ``bins`` (theta, r) cells over
+    |r| <= r_max (default: the largest |r| carrying mass). Atoms that sit exactly on a boundary
+    ray (the sliding methods' particles on rays, the histogram's ray masses) are not spread over
+    a cell: they are drawn as dots on their ray, one per r-bin, of area proportional to mass.
     """
     from matplotlib.colors import LogNorm
 
     ax = _axes(ax, (7, 4.5))
-    if hasattr(obj, "mass_cells"):
-        samples, grid = obj.samples, obj.grid
-        theta_faces = np.append(grid.faces, grid.faces[0] + 2 * np.pi)
-        r_faces = np.append(grid.rc - grid.dr / 2, grid.rc[-1] + grid.dr / 2)
-        density = obj.mass_cells / (grid.dr * grid.width[None, :])
-        shifts = (0.0, -2 * np.pi)  # the cells start at the first boundary angle: draw a turn back too
-        rc = grid.rc
-        dots = [(np.repeat(grid.ray_angle, rc.size), np.tile(rc, grid.ray_angle.size), obj.ray_mass.T.ravel(), "C3", "on rays")]
-        zero = getattr(obj, "zero_mass", np.zeros(0))
-        if zero.sum() > 0:
-            angles = np.concatenate([grid.faces + grid.width / 2, grid.ray_angle])
-            dots.append((angles, np.zeros(angles.size), zero, "C2", "on r = 0"))
-    else:
-        samples, r, theta = _state(obj, r, theta)
-        r_max = float(np.abs(r).max()) if r_max is None else float(r_max)
-        counts, theta_faces, r_faces = np.histogram2d(
-            np.mod(theta, 2 * np.pi), r, bins=bins, range=[[0, 2 * np.pi], [-r_max, r_max]]
-        )
-        density = counts.T / r.size / (np.diff(theta_faces)[None, :] * np.diff(r_faces)[:, None])
-        shifts, dots = (0.0,), []
+    samples, r, theta, weight = _atoms(obj, r, theta)
+    theta = np.mod(np.asarray(theta, dtype=np.float64), 2 * np.pi)
+    rays = np.unique(np.mod(samples.regions.angles, 2 * np.pi))
+    carrying = weight > 0
+    if r_max is None:
+        r_max = float(np.abs(r[carrying]).max()) if carrying.any() else 1.0
+    r_max = max(float(r_max), 1e-12)
+    at = np.clip(np.searchsorted(rays, theta), 0, rays.size - 1)
+    on_ray = carrying & (rays[at] == theta)
+    free = carrying & ~on_ray
+    counts, theta_faces, r_faces = np.histogram2d(theta[free], r[free], bins=bins, range=[[0, 2 * np.pi], [-r_max, r_max]], weights=weight[free])
+    density = counts.T / (np.diff(theta_faces)[None, :] * np.diff(r_faces)[:, None])
     positive = density[density > 0]
     norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4), vmax=positive.max()) if positive.size else None
-    for shift in shifts:
-        mesh = ax.pcolormesh(theta_faces + shift, r_faces, np.where(density > 0, density, np.nan), norm=norm, cmap="viridis", shading="flat")
+    mesh = ax.pcolormesh(theta_faces, r_faces, np.where(density > 0, density, np.nan), norm=norm, cmap="viridis", shading="flat")
     ax.figure.colorbar(mesh, ax=ax, label="density (per unit r per radian)")
-    for angle in np.unique(samples.regions.angles):
-        ax.axvline(np.mod(angle, 2 * np.pi), color="0.5", lw=0.5, zorder=1)
-    for x, y, mass, colour, label in dots:
-        keep = mass > 1e-6
-        if keep.any():
-            ax.scatter(np.mod(x[keep], 2 * np.pi), y[keep], s=60 * mass[keep] / mass.max(), color=colour, alpha=0.7, label=f"mass {label}: {mass.sum():.3f}", zorder=3)
-    if dots:
+    for angle in rays:
+        ax.axvline(angle, color="0.5", lw=0.5, zorder=1)
+    if on_ray.any():
+        per_ray, _, _ = np.histogram2d(at[on_ray], r[on_ray], bins=(np.arange(rays.size + 1) - 0.5, r_faces), weights=weight[on_ray])
+        q, row = np.nonzero(per_ray > 1e-6)
+        mass = per_ray[q, row]
+        centres = (r_faces[:-1] + r_faces[1:]) / 2
+        ax.scatter(rays[q], centres[row], s=60 * mass / mass.max(), color="C3", alpha=0.7, label=f"mass on rays: {weight[on_ray].sum():.3f}", zorder=3)
         ax.legend(loc="upper right", fontsize="x-small")
     ax.set_xlim(0, 2 * np.pi)
     ax.set_xlabel("theta")
@@ -241,9 +205,9 @@ def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
 
 
 def plot_residuals(history, ax=None):
-    """Residuals rho_j(t) of a run's history (a History or a solver holding one), and the loss
-    on a second axis (dashed, log scale)."""
-    history = getattr(history, "history", history)
+    """Residuals rho_j(t) of a run's history (:class:`solvers.History`, or anything with ``t``,
+    ``rho``, ``loss``, ``energy`` and ``s``), and on a second axis (log scale) the loss, dashed,
+    and the energy where a TV regulariser makes it differ."""
     ax = _axes(ax, (7, 4))
     t = history.t
     for j in range(history.s):
@@ -253,7 +217,10 @@ def plot_residuals(history, ax=None):
     ax.set_ylabel("residual rho_j")
     loss_ax = ax.twinx()
     loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss 1/2 |rho|^2 (right axis)")
-    loss_ax.set_ylabel("loss 1/2 |rho|^2")
+    energy = history.energy
+    if np.any(np.isfinite(energy) & (energy != history.loss)):  # a TV regulariser: what the flow minimises
+        loss_ax.semilogy(t, energy, color="C1", lw=1.5, ls="-.", label="energy, loss + tv int |r| (right axis)")
+    loss_ax.set_ylabel("loss 1/2 |rho|^2, energy")
     handles = (ax.get_legend_handles_labels()[0] if history.s <= 10 else []) + loss_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper right", fontsize="x-small", ncol=2)
     return ax
@@ -265,7 +232,6 @@ def plot_ray_timeline(samples, history, sign=1, ax=None):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    history = getattr(history, "history", history)
     ax = _axes(ax, (7, 3.5))
     cls = attractors.classify_rays(samples, history.rho)
     states = cls.state(sign)

@@ -152,32 +152,32 @@ def _finish(outcome):
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
     if outcome.status in ("complete", "stopped"):
-        run = report.from_outcome(outcome)
-        for line in summary(run, outcome.wall):
+        run = report.open_run(outcome.folder.path)
+        for line in summary(run, outcome.solver, outcome.wall):
             print(line)
         if run.config["output"]["figures"]:
-            paths = report.write_figures(run)
+            paths = report.write_figures(run, state=outcome.solver)
             print(f"figures: {', '.join(p.name for p in paths)} in {outcome.folder.path}")
     return outcome.exit_code
 
 
-def summary(run, wall):
-    """What a finished run shows: fit at the samples, loss, attracting rays."""
+def summary(run, solver, wall):
+    """What a finished run shows: fit at the samples, loss (and energy), attracting rays."""
     from meanfield.attractors import ATTRACTOR, classify_rays
 
-    from .report import ray_masses
-
-    samples, solver, h = run.samples, run.solver, run.history
+    samples, h = run.samples, run.history
     rho = solver.residuals()
-    lines = [f"{run.describe()} ({solver.step} steps in all; this leg {wall:.1f} s)",
+    lines = [f"{run.describe()}, t = {solver.t:.4g} ({solver.step} steps in all; this leg {wall:.1f} s)",
              f"{'x':>9} {'y':>9} {'f(x)':>9} {'rho':>9}"]
     lines += [f"{x:9.4f} {y:9.4f} {y + r:9.4f} {r:9.4f}" for x, y, r in zip(samples.x, samples.y, rho)]
     lines.append(f"loss 1/2 |rho|^2: {h.loss[0]:.6g} at t = {h.t[0]:.4g} -> {0.5 * rho @ rho:.6g} at t = {solver.t:.4g}; max |rho| = {np.abs(rho).max():.4g}")
+    if solver.tv:
+        lines.append(f"energy loss + tv integral |r| dmu: {h.energy[0]:.6g} -> {h.energy[-1]:.6g}")
     if 0.5 * rho @ rho > h.loss[0]:
         print("warning: the loss increased; the step is probably too large (large steps throw neurons into the arc where "
               "no sample is active, where they stop)", file=sys.stderr)
     cls = classify_rays(samples, rho)
-    near = ray_masses(run)
+    near = solver.ray_mass()
     reg = samples.regions
     for which, sign in ((0, 1), (1, -1)):
         seen, rays = set(), []
@@ -185,7 +185,7 @@ def summary(run, wall):
             if reg.angles[k] in seen:
                 continue  # duplicated x: one ray
             seen.add(reg.angles[k])
-            rays.append(f"x={samples.x[cls.sample[k]]:.3g} {'on' if reg.switches_on[k] else 'off'} ({near[which][k]:.1%})")
+            rays.append(f"x={samples.x[cls.sample[k]]:.3g} {'on' if reg.switches_on[k] else 'off'} ({near[k, which]:.1%})")
         lines.append(f"attracting rays for r {'>' if sign > 0 else '<'} 0 (mass near each): {', '.join(rays) or 'none'}")
     return lines
 
@@ -208,7 +208,7 @@ def cmd_sweep(args):
 def cmd_plot(args):
     from . import report
 
-    run = report.load(args.dir)
+    run = _one_run(report.open_run(args.dir), "plot")
     paths = report.write_figures(run, args.out)
     print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}")
     return 0
@@ -219,8 +219,17 @@ def cmd_attractors(args):
 
     if not args.eps > 0:
         raise ValueError(f"--eps must be positive, got {args.eps}")
-    print("\n".join(report.attractor_report(report.load(args.dir), eps=args.eps)))
+    print("\n".join(report.attractor_report(_one_run(report.open_run(args.dir), "attractors"), eps=args.eps)))
     return 0
+
+
+def _one_run(run, verb):
+    """A run, not a sweep folder (whose runs are its subfolders)."""
+    from .runs import Sweep
+
+    if isinstance(run, Sweep):
+        raise ValueError(f"{run.path} is a sweep folder: {verb} one of its runs ({run.path}/{run.summary['folder'][0]}, ...)")
+    return run
 
 
 def cmd_info(args):

@@ -191,6 +191,13 @@ def _suggest(word, options):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def stored(text):
+    """The configuration stored with a run, as a dict (its sample file need not exist any more)."""
+    config = defaults()
+    merge(config, parse(text, "the stored configuration"))
+    return validate(config, check_files=False)
+
+
 def validate(config, check_files=True):
     """Check types and values of every key, normalising numbers in place (1e6 -> 1000000 for
     integer keys); then the rules that tie keys together (and that a sample file exists)."""

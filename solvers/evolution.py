@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from meanfield import field
+from meanfield import attractors, field
 from meanfield.samples import as_samples
 
 from .history import History
@@ -73,6 +73,32 @@ class Evolution:
     def _step_size(self):
         """The step the solver takes when nothing bounds it (a fixed dt, or its stability limit)."""
         return self.dt
+
+    # -- what figures and reports read: the same for every solver and for a snapshot -----------
+    def canonical(self):
+        """The particles as canonical (r, theta) arrays, shape (m,) each (particle solvers)."""
+        raise NotImplementedError
+
+    def atoms(self):
+        """The state as a weighted measure: ``(r, theta, weight)``, arrays of one length, with
+        mu = sum_i weight_i delta_(r_i, theta_i) (weights sum to 1 up to mass lost at the grid's
+        edge); particles have weight 1/m each (a broadcast view, not a copy)."""
+        r, theta = self.canonical()
+        return r, theta, np.broadcast_to(1.0 / r.size, r.shape)
+
+    def ray_mass(self, eps=1e-3):
+        """Mass on each boundary ray by sign of r, shape (2s, 2): row k is the ray where arc k
+        starts (the angle ``samples.regions.angles[k]``; duplicated inputs give equal rows),
+        column 0 r > 0, column 1 r < 0. Particles count the share within ``eps`` radians of the
+        ray; the sliding methods and the histogram, which hold mass on the ray itself, give that
+        mass (``eps`` is then not used)."""
+        r, theta = self.canonical()
+        return np.stack(attractors.ray_mass(self.samples, r, theta, eps), axis=1)
+
+    def network(self, x):
+        """f(x) of the current state at the points ``x`` (any shape of floats, O(m + n))."""
+        r, theta = self.canonical()
+        return field.network(x, r, theta)
 
     # -- state -------------------------------------------------------------------------------
     def state(self):
@@ -152,7 +178,7 @@ class Evolution:
                 if t_end is not None:
                     remaining = t_end - self.t
                     if remaining <= 1e-12 * max(1.0, abs(t_end)):
-                        self.t = float(t_end)  # rounding of the sum of steps: land on t_end
+                        self.t = float(t_end)  # a solver made a hair short of t_end
                         reason = "t_end"
                         break
                     h = min(h, remaining)
@@ -160,6 +186,8 @@ class Evolution:
                     raise ValueError("the step is unbounded (the field vanishes); give a t_end")
                 taken = self._advance(h)
                 self.t = float(t_end) if taken == remaining else self.t + taken
+                if t_end is not None and t_end - self.t <= 1e-12 * max(1.0, abs(t_end)):
+                    self.t = float(t_end)  # the sum of steps rounded short of t_end: the observers see t_end
                 self.step += 1
                 for obs in chain:
                     reason = obs.step(self) or reason

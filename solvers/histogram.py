@@ -132,7 +132,7 @@ class HistogramSolver(Evolution):
     Clock: mean-field time, as :class:`solvers.ParticleSolver`. Steps are CFL-limited and adaptive;
     ``run(t_end=...)`` lands exactly on t_end.
 
-    Mass on boundary rays is carried explicitly (``ray_mass``): the angular field jumps there, and
+    Mass on boundary rays is carried explicitly (``mass_rays``, (n_r, distinct rays)): the angular field jumps there, and
     mass that reaches an attracting ray stays on it and slides in r with the (continuous) radial
     velocity, as the Filippov solution does. A ray whose flow turns to crossing releases its mass
     downstream; a repulsive ray releases it to its two sides in the shares of the sliding mode, as
@@ -169,7 +169,7 @@ class HistogramSolver(Evolution):
         self.leak = float(leak)
         n_c, n_q = self.grid.faces.size, self.grid.ray_angle.size
         self.mass_cells = np.zeros(self.grid.shape)
-        self.ray_mass = np.zeros((self.grid.rc.size, n_q))
+        self.mass_rays = np.zeros((self.grid.rc.size, n_q))
         self.zero_mass = np.zeros(n_c + n_q)
         self.outflow = 0.0
         self.initial_mass = 1.0
@@ -181,19 +181,19 @@ class HistogramSolver(Evolution):
         # allocation per step
         self._next = self._empty_masses()
         self._mid = self._empty_masses() if order == 2 else None
-        self._scratch = hk.Scratch(np.empty_like(self.mass_cells), np.empty_like(self.ray_mass), np.zeros_like(self.mass_cells),
-                                   np.zeros_like(self.ray_mass), np.empty((2, n_c)), np.empty((2, n_q)))  # slopes stay 0 for order 1
+        self._scratch = hk.Scratch(np.empty_like(self.mass_cells), np.empty_like(self.mass_rays), np.zeros_like(self.mass_cells),
+                                   np.zeros_like(self.mass_rays), np.empty((2, n_c)), np.empty((2, n_q)))  # slopes stay 0 for order 1
         # what a step needs from the current state (``_now``) and from Heun's first stage
         shape = (samples.regions.n_arcs, samples.s, n_c, n_q)
         self._now, self._stage = _StepState(*shape), _StepState(*shape)
-        self._refresh(self._now, self.mass_cells, self.ray_mass)
+        self._refresh(self._now, self.mass_cells, self.mass_rays)
 
     def _empty_masses(self):
-        return hk.Masses(np.empty_like(self.mass_cells), np.empty_like(self.ray_mass), np.empty_like(self.zero_mass))
+        return hk.Masses(np.empty_like(self.mass_cells), np.empty_like(self.mass_rays), np.empty_like(self.zero_mass))
 
     @property
     def _masses(self):
-        return hk.Masses(self.mass_cells, self.ray_mass, self.zero_mass)
+        return hk.Masses(self.mass_cells, self.mass_rays, self.zero_mass)
 
     @classmethod
     def from_particles(cls, samples, r, theta, *, n_r, n_theta, r_max, **kwargs):
@@ -205,7 +205,7 @@ class HistogramSolver(Evolution):
         np.add.at(solver.mass_cells, (i[inside], c[inside]), 1.0 / r.size)
         solver.initial_mass = float(np.count_nonzero(inside)) / r.size
         solver._warn_leak(1.0 - solver.initial_mass, "of the particles lie beyond")
-        solver._refresh(solver._now, solver.mass_cells, solver.ray_mass)
+        solver._refresh(solver._now, solver.mass_cells, solver.mass_rays)
         return solver
 
     def _integrate(self, density, rc):
@@ -299,7 +299,7 @@ class HistogramSolver(Evolution):
 
     def _abs_r_integral(self):
         """At the cell centres; mass on r = 0 adds nothing."""
-        return float(np.abs(self.grid.rc) @ (self.mass_cells.sum(axis=1) + self.ray_mass.sum(axis=1)))
+        return float(np.abs(self.grid.rc) @ (self.mass_cells.sum(axis=1) + self.mass_rays.sum(axis=1)))
 
     def _limit(self, state):
         """The rate that bounds a step from ``state``: a step h is stable when h * rate <= 1
@@ -322,7 +322,7 @@ class HistogramSolver(Evolution):
         the scheme (order, cfl, substeps (0: unsplit), tv, leak)."""
         n_r, n_c = self.grid.shape
         return dict(
-            mass_cells=self.mass_cells, ray_mass=self.ray_mass, zero_mass=self.zero_mass, outflow=self.outflow,
+            mass_cells=self.mass_cells, ray_mass=self.mass_rays, zero_mass=self.zero_mass, outflow=self.outflow,
             initial_mass=self.initial_mass, n_r=n_r, n_theta=self.grid.n_theta, r_max=self.grid.r_max, order=self.order,
             cfl=self.cfl, substeps=self.substeps or 0, tv=self.tv, leak=self.leak, leak_warned=self._leak_warned,
         )
@@ -334,15 +334,14 @@ class HistogramSolver(Evolution):
         solver = cls(samples, None, n_r=int(state["n_r"]), n_theta=int(state["n_theta"]), r_max=float(state["r_max"]), tv=float(state["tv"]),
                      order=int(state["order"]), cfl=float(state["cfl"]), substeps=int(state.get("substeps", 0)) or None, leak=float(state["leak"]),
                      record_every=record_every)
-        for name in ("mass_cells", "ray_mass", "zero_mass"):
-            own = getattr(solver, name)
+        for name, own in (("mass_cells", solver.mass_cells), ("ray_mass", solver.mass_rays), ("zero_mass", solver.zero_mass)):
             if own.shape != np.shape(state[name]):
                 raise ValueError(f"{name} has shape {np.shape(state[name])}, the grid needs {own.shape}")
             own[:] = state[name]
         solver.outflow = float(state["outflow"])
         solver.initial_mass = float(state["initial_mass"])
         solver._leak_warned = bool(state["leak_warned"])
-        solver._refresh(solver._now, solver.mass_cells, solver.ray_mass)
+        solver._refresh(solver._now, solver.mass_cells, solver.mass_rays)
         return solver
 
     def _advance(self, h):
@@ -365,7 +364,7 @@ class HistogramSolver(Evolution):
                 hk.average(old, new)
             out = 0.5 * (out_1 + out_2)
         masses = self._masses
-        self.mass_cells, self.ray_mass, self.zero_mass = self._next
+        self.mass_cells, self.mass_rays, self.zero_mass = self._next
         self._next = masses
         self.outflow += out
         if not self._leak_warned and self.outflow > self.leak * self.initial_mass:
@@ -374,7 +373,7 @@ class HistogramSolver(Evolution):
                 f"{self.outflow / self.initial_mass:.2%} of the mass has flowed out through |r| = r_max = {self.grid.r_max:g} "
                 f"by t = {self.t + h:.6g}; enlarge r_max", RuntimeWarning, stacklevel=4,
             )
-        self._refresh(now, self.mass_cells, self.ray_mass)
+        self._refresh(now, self.mass_cells, self.mass_rays)
         return h
 
     def mass(self):
@@ -382,11 +381,43 @@ class HistogramSolver(Evolution):
         through |r| = r_max, and their total, with the mass the grid held at the start
         (``initial``; below 1 when the initial law has mass beyond r_max)."""
         cells = float(self.mass_cells.sum())
-        rays = float(self.ray_mass.sum())
+        rays = float(self.mass_rays.sum())
         zero = float(self.zero_mass.sum())
         return dict(grid=cells, rays=rays, zero=zero, outflow=self.outflow, total=cells + rays + zero + self.outflow, initial=self.initial_mass)
 
     def ray_mass_by_sign(self):
         """Mass on each distinct ray for r > 0 and r < 0: two arrays (n_rays,)."""
         positive = self.grid.rc > 0
-        return self.ray_mass[positive].sum(axis=0), self.ray_mass[~positive].sum(axis=0)
+        return self.mass_rays[positive].sum(axis=0), self.mass_rays[~positive].sum(axis=0)
+
+    def ray_mass(self, eps=None):
+        """Mass carried on each boundary ray by sign of r, (2s, 2) (see
+        :meth:`solvers.evolution.Evolution.ray_mass`; ``eps`` is not used)."""
+        index = np.searchsorted(self.grid.ray_angle, self.samples.regions.angles)
+        return np.stack([by_sign[index] for by_sign in self.ray_mass_by_sign()], axis=1)
+
+    def _atoms_with_direction(self):
+        """Cells and rays as atoms (r, theta, weight) with the direction d each stands for: the
+        cell average of d(theta) = (cos, sin), or d on the ray. f at the samples from them is
+        exact, since no sample's boundary lies inside a cell."""
+        grid = self.grid
+        n_r, n_c = self.mass_cells.shape
+        n_q = grid.ray_angle.size
+        r = np.concatenate([np.repeat(grid.rc, n_c), np.repeat(grid.rc, n_q)])
+        theta = np.concatenate([np.tile(np.mod(grid.faces + grid.width / 2, 2 * np.pi), n_r), np.tile(grid.ray_angle, n_r)])
+        d = np.concatenate([np.tile(grid.mean_d, (n_r, 1)), np.tile(grid.ray_d, (n_r, 1))])
+        return r, theta, np.concatenate([self.mass_cells.ravel(), self.mass_rays.ravel()]), d
+
+    def atoms(self):
+        """The cells (at their centres) and the rays as weighted atoms (r, theta, weight); mass
+        held at r = 0 and mass that flowed out are left out (they add nothing to f)."""
+        return self._atoms_with_direction()[:3]
+
+    def network(self, x):
+        """f(x) from the cells and rays, each with its cell-averaged direction (exact at the
+        samples: f(x_j) = y_j + rho_j). O(n (cells + rays))."""
+        x = np.asarray(x, dtype=np.float64)
+        r, _, mass, d = self._atoms_with_direction()
+        keep = mass > 0
+        pre = np.multiply.outer(x, d[keep, 0]) + d[keep, 1]
+        return np.maximum(pre, 0.0) @ (mass[keep] * r[keep])

@@ -22,7 +22,6 @@ import numpy as np
 
 import meanfield as mf
 from meanfield.defaults import PRESETS
-from meanfield.h5io import FileError
 
 from . import config as cfg
 from . import init
@@ -31,9 +30,9 @@ from .observers import Cadence, DivergenceGuard, HistoryRecorder, Interrupt, Los
 from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
 from .runfolder import RunFolder
+from .runs import SOLVERS, Run
 from .shard import Shard
 
-SOLVERS = {cls.KIND: cls for cls in (ParticleSolver, FullParticleSolver, HistogramSolver)}
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -145,11 +144,11 @@ def start(config, out, *, stream=None, comm=None):
     return _execute(folder, config, config_text, solver, [], stream)
 
 
-class Restored:
-    """A run folder's newest state: the solver rebuilt from the newest checkpoint that verifies,
-    with the run file's history trimmed after it; the configuration (dict and text) and the
-    checkpoint it came from, the run file's snapshot index, and the newer checkpoints skipped
-    as damaged [(path, reason)].
+class _Restored:
+    """What resuming a run folder starts from: the solver rebuilt from the newest checkpoint that
+    verifies, with the run's history trimmed after it; the configuration (dict and text) and the
+    checkpoint file it came from, the snapshot index [(t, step)], and the newer checkpoints
+    skipped as damaged [(path, reason)]. Read through :class:`solvers.runs.Run`.
 
     With an MPI communicator every rank calls it: rank 0 reads the files and each rank keeps its
     part of the particles (on any number of ranks); the other ranks' history is empty."""
@@ -158,10 +157,11 @@ class Restored:
         self.folder = RunFolder(path)
         state = history = samples = None
         if _is_root(comm):
-            if not self.folder.path.is_dir():
-                raise FileError(f"{self.folder.path}: no such run folder")
-            _, _, _, history, self.snapshots = self.folder.read_run()
-            state, self.config_text, samples, self.checkpoint, self.skipped = self.folder.newest_checkpoint()
+            run = Run(path)
+            history, self.snapshots = run.history, list(zip(run.snapshots.t.tolist(), run.snapshots.step.tolist()))
+            checkpoint = run.newest_checkpoint()
+            state, self.config_text, samples, self.checkpoint, self.skipped = (
+                checkpoint.state, checkpoint.config_text, checkpoint.samples, checkpoint.path, checkpoint.skipped)
         if comm is None:
             self.solver = SOLVERS[state["kind"]].from_state(samples, state)
         else:
@@ -173,7 +173,7 @@ class Restored:
             self.solver = SOLVERS[kind].from_state(samples, state, shard=Shard(m, comm))
             if history is None:  # a rank other than 0: it records, rank 0 writes
                 history = self.solver.history
-        self.config = _config_of(self.config_text)
+        self.config = cfg.stored(self.config_text)
         history.truncate(self.solver.step)
         self.solver.history = history
 
@@ -185,7 +185,7 @@ def _particles_of(state):
 def resume(path, *, t_end=None, stream=None, comm=None):
     """Continue the run in folder ``path`` from its newest valid checkpoint (to a new ``t_end``
     if given; sharded over the ranks of ``comm`` if given); returns its :class:`Outcome`."""
-    run = Restored(path, comm)
+    run = _Restored(path, comm)
     folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
     root = _is_root(comm)
     err = stream or sys.stderr
@@ -205,13 +205,6 @@ def resume(path, *, t_end=None, stream=None, comm=None):
     else:
         snapshots = [(t, s) for t, s in snapshots if s <= solver.step]
     return _execute(folder, config, config_text, solver, snapshots, stream, fresh=False)
-
-
-def _config_of(text):
-    """The configuration stored with a run (its sample file need not exist any more)."""
-    config = cfg.defaults()
-    cfg.merge(config, cfg.parse(text, "the stored configuration"))
-    return cfg.validate(config, check_files=False)
 
 
 def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=True):

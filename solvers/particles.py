@@ -232,9 +232,17 @@ class ParticleSolver(Evolution):
         self.step_sizes.append(step)
         return step
 
-    def ray_mass(self):
-        """Share of the particles sliding on each boundary ray, (2s, 2): column 0 for r > 0,
-        column 1 for r < 0; row k is the ray at the start of arc k (the sliding methods only)."""
+    def canonical(self):
+        """(r, theta): the particles themselves (this rank's part when sharded)."""
+        return self.r, self.theta
+
+    def ray_mass(self, eps=1e-3):
+        """Mass on each boundary ray by sign of r, (2s, 2) (see
+        :meth:`solvers.evolution.Evolution.ray_mass`): for the sliding methods the share of the
+        particles sliding on it (row k: the ray at the start of arc k), otherwise the share within
+        ``eps`` radians of it."""
+        if self.method not in SLIDING:
+            return super().ray_mass(eps)
         mass = np.zeros((self.samples.regions.n_arcs, 2))
         on = self.ray >= 0
         np.add.at(mass, (self.ray[on], (self.r[on] < 0).astype(np.int64)), 1.0 / self.m)

@@ -1,5 +1,10 @@
-"""Looking at a run from its files alone: load it, draw it, report its rays, describe a file."""
-from dataclasses import dataclass
+"""Looking at a run from its files alone (a :class:`solvers.runs.Run`): draw it, report its rays,
+describe a folder or a file.
+
+The functions take the run and, where a state is drawn or counted, any state in the sense of
+:mod:`meanfield.plots` (a solver, a :class:`solvers.runs.Snapshot`); by default the solver
+rebuilt from the newest checkpoint.
+"""
 from pathlib import Path
 
 import numpy as np
@@ -7,57 +12,21 @@ import numpy as np
 from meanfield import attractors, plots
 from meanfield.h5io import FileError, peek_schema, read_file
 
-from .history import History
-from .runfolder import CHECKPOINT, RUN, SCHEMA_VERSION, SNAPSHOT, RunFolder, state_from_contents
+from .runfolder import CHECKPOINT, RUN, SCHEMA_VERSION, SNAPSHOT, state_from_contents
+from .runs import Sweep, open_run
 
 FIGURES = ("network.png", "uv.png", "density.png", "residuals.png", "rays.png")
 
 
-@dataclass
-class Run:
-    """A run read back from its folder: the configuration (dict), samples, history, and the
-    solver rebuilt from the newest checkpoint that verifies (its state at ``solver.t``)."""
-
-    folder: RunFolder
-    config: dict
-    samples: object
-    history: History
-    solver: object
-    checkpoint: Path
-
-    def describe(self):
-        """One line: solver, size and clock of the run."""
-        solver, kind = self.config["solver"], self.config["solver"]["kind"]
-        if kind == "particles":
-            what = f"particles, {solver['method']}, dt = {solver['dt']:g}, m = {self.config['init']['m']}"
-        elif kind == "full":
-            what = f"full (a, b, c), lr = {solver['lr']:g}, alpha = {solver['alpha']}, m = {self.config['init']['m']}"
-        else:
-            what = f"histogram {self.solver.grid.shape[0]} x {self.solver.grid.shape[1]} (order {solver['order']})"
-        return f"{what}, t = {self.solver.t:.4g}"
-
-
-def load(path):
-    """A :class:`Run` from a run folder (FileError when its files are missing or damaged)."""
-    from .job import Restored
-
-    run = Restored(path)
-    return Run(run.folder, run.config, run.solver.samples, run.solver.history, run.solver, run.checkpoint)
-
-
-def from_outcome(outcome):
-    """The :class:`Run` a job just finished, from its solver in memory (no file is read again)."""
-    solver = outcome.solver
-    return Run(outcome.folder, outcome.config, solver.samples, solver.history, solver, outcome.folder.checkpoints()[-1])
-
-
-def write_figures(run, out=None):
-    """The run's figures as PNGs in ``out`` (default: the run folder); returns their paths."""
+def write_figures(run, out=None, state=None):
+    """The run's figures as PNGs in ``out`` (default: the run folder); returns their paths.
+    ``state``: what the state figures draw (default: the newest checkpoint's solver)."""
     import matplotlib.pyplot as plt
 
-    out = Path(out or run.folder.path)
+    out = Path(out or run.path)
     out.mkdir(parents=True, exist_ok=True)
-    solver, label = run.solver, run.describe()
+    solver = run.solver() if state is None else state
+    label = f"{run.describe()}, t = {solver.t:.4g}"
     paths = []
 
     def save(fig, name):
@@ -94,28 +63,17 @@ def write_figures(run, out=None):
     return paths
 
 
-def ray_masses(run, eps=1e-3):
-    """Mass near each boundary ray at the run's final state, for r > 0 and r < 0: two (2s,)
-    arrays. Particles: the share within eps rad; histogram: the mass carried on the ray."""
-    solver = run.solver
-    if hasattr(solver, "ray_mass_by_sign"):
-        positive, negative = solver.ray_mass_by_sign()
-        index = np.searchsorted(solver.grid.ray_angle, run.samples.regions.angles)
-        return positive[index], negative[index]
-    r, theta = solver.canonical() if hasattr(solver, "canonical") else (solver.r, solver.theta)
-    return attractors.ray_mass(run.samples, r, theta, eps)
-
-
-def attractor_report(run, eps=1e-3):
+def attractor_report(run, eps=1e-3, state=None):
     """Lines of text: the state of every ray (distinct angles once) over the history, its changes,
-    and the mass near it at the end."""
+    and the mass on it at ``state`` (default: the newest checkpoint's solver; see
+    :meth:`solvers.evolution.Evolution.ray_mass` for what counts as on the ray)."""
     samples = run.samples
     reg = samples.regions
-    cls, events = attractors.ray_timeline(samples, run.history.rho, run.history.t)
-    near = ray_masses(run, eps)
+    state = run.solver() if state is None else state
+    cls, events = run.ray_timeline()
+    near = state.ray_mass(eps)
     _, first = np.unique(reg.angles, return_index=True)  # duplicated x: one line per ray
-    what = "mass carried on the ray" if hasattr(run.solver, "ray_mass_by_sign") else f"share of neurons within {eps:g} rad"
-    lines = [f"rays of {run.folder.path} ({run.describe()}); mass = {what}",
+    lines = [f"rays of {run.path} ({run.describe()}, mass at t = {state.t:.4g}: on the ray, or within {eps:g} rad for explicit particle steps)",
              f"{'angle':>7} {'x':>8} {'side':>4} {'sign':>5} {'now':>10} {'attracting for':>15} {'mass':>8}"]
     t = run.history.t
     span = t[-1] - t[0] if t.size > 1 else 0.0
@@ -126,7 +84,7 @@ def attractor_report(run, eps=1e-3):
             attracting = np.sum(np.diff(t) * (states[:-1] == attractors.ATTRACTOR)) if t.size > 1 else 0.0
             share = f"{attracting / span:.0%} of t" if span else "-"
             side = "on" if reg.switches_on[k] else "off"
-            lines.append(f"{reg.angles[k]:7.4f} {xs:>8} {side:>4} {'+' if sign > 0 else '-':>5} {str(states[-1]):>10} {share:>15} {near[which][k]:8.4f}")
+            lines.append(f"{reg.angles[k]:7.4f} {xs:>8} {side:>4} {'+' if sign > 0 else '-':>5} {str(states[-1]):>10} {share:>15} {near[k, which]:8.4f}")
     if events:
         lines.append("changes (t, ray at x, sign of r: before -> after):")
         for e in events:
@@ -136,22 +94,44 @@ def attractor_report(run, eps=1e-3):
     return lines
 
 
+def _sizes(folder):
+    """Bytes of a folder's files: (total, count)."""
+    files = [p for p in Path(folder).rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def _run_info(run):
+    h = run.history
+    checkpoint = run.newest_checkpoint()
+    state = checkpoint.state
+    energy = f", energy {h.energy[0]:.6g} -> {h.energy[-1]:.6g}" if run.config["solver"]["tv"] else ""
+    lines = [
+        f"run folder {run.path}: {run.describe()}, t = {float(state['t']):.4g}",
+        f"samples: s = {run.samples.s}, x in [{run.samples.x[0]:.4g}, {run.samples.x[-1]:.4g}]",
+        f"history: {len(h)} records, t = {h.t[0]:.6g} .. {h.t[-1]:.6g}, loss {h.loss[0]:.6g} -> {h.loss[-1]:.6g}{energy}",
+        f"state: step {int(state['step'])}, t = {float(state['t']):.6g} (checkpoint {checkpoint.path.name})",
+        f"stop: t_end = {run.t_end:g}; checkpoints: {', '.join(p.name for p in run.checkpoints())}",
+    ]
+    for bad, reason in checkpoint.skipped:
+        lines.append(f"warning: checkpoint {bad.name} does not verify: {reason}")
+    size, count = _sizes(run.folder.snapshot_dir)
+    lines.append(f"snapshots: {len(run.snapshots)} in {run.folder.snapshot_dir} ({count} files, {size / 1e6:.3g} MB)")
+    size, count = _sizes(run.path)
+    lines.append(f"files: {count}, {size / 1e6:.3g} MB in all")
+    return lines
+
+
 def info(path):
     """Lines of text describing a run folder or one of its files."""
     path = Path(path)
     if path.is_dir():
-        run = load(path)
-        h = run.history
-        folder = run.folder
-        lines = [
-            f"run folder {path}: {run.describe()}",
-            f"samples: s = {run.samples.s}, x in [{run.samples.x[0]:.4g}, {run.samples.x[-1]:.4g}]",
-            f"history: {len(h)} records, t = {h.t[0]:.6g} .. {h.t[-1]:.6g}, loss {h.loss[0]:.6g} -> {h.loss[-1]:.6g}",
-            f"state: step {run.solver.step}, t = {run.solver.t:.6g}, loss {run.solver.loss():.6g} (checkpoint {run.checkpoint.name})",
-            f"stop: t_end = {run.config['stop']['t_end']:g}; checkpoints: {', '.join(p.name for p in folder.checkpoints())}",
-            f"snapshots: {len(list(folder.snapshot_dir.glob('step_*.h5')))} in {folder.snapshot_dir}",
-        ]
-        return lines
+        run = open_run(path)
+        if isinstance(run, Sweep):
+            table = run.summary
+            statuses = ", ".join(f"{n} {v}" for v, n in zip(*np.unique(table["status"], return_counts=True)))
+            return [f"sweep folder {path}: {len(run)} runs over {', '.join(run.swept) or 'nothing'} ({statuses})",
+                    *(f"  {f}: {st}, t = {t:.6g}, loss {loss:.6g}" for f, st, t, loss in zip(table["folder"], table["status"], table["t"], table["loss"]))]
+        return _run_info(run)
     from .sweep import SCHEMA_NAME as SWEEP
 
     schema = peek_schema(path)

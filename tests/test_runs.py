@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from solvers import config as cfg
-from solvers import job, report
+from solvers import job
+from solvers.runs import open_run
 
 # Particle runs of 4000 Heun steps and 3000 sliding steps and a histogram run of ~4000 MUSCL
 # steps, with 30 to 48 checkpoints: room for every kill (each within 6 checkpoints of a start).
@@ -36,10 +37,10 @@ def reference_run(tmp_path, items, name="reference"):
 
 def final_state(folder):
     """State arrays and scalars of the newest checkpoint, and the run file's history."""
-    run = report.load(folder)
-    state = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in run.solver.state().items()}
+    run = open_run(folder)
+    state = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in run.solver().state().items()}
     h = run.history
-    return state, dict(t=h.t, step=h.step, rho=h.rho, loss=h.loss)
+    return state, dict(t=h.t, step=h.step, rho=h.rho, loss=h.loss, energy=h.energy)
 
 
 def assert_same_bits(a, b):

@@ -6,7 +6,8 @@ import pytest
 
 from meanfield.h5io import read_file
 from solvers import config as cfg
-from solvers import job, report, sweep
+from solvers import job, sweep
+from solvers.runs import open_run
 from solvers.cli import main
 
 SETS = ["m=[300, 800]", "seed=[0, 1]", "t_end=1.0", "checkpoints=0.25", "history=0.1"]
@@ -42,7 +43,7 @@ def test_sweep_summary_equals_single_runs_then_skips_and_resumes(tmp_path, capsy
     victim = out / rows[1]["folder"]
     checkpoints = sorted((victim / "checkpoints").glob("step_*.h5"))
     checkpoints[-1].unlink()
-    before = report.load(victim).solver.step
+    before = open_run(victim).solver().step
     assert main(["sweep", "--out", str(out), *[a for s in SETS for a in ("--set", s)]]) == 0
     text = capsys.readouterr().out
     assert text.count(": skipped, complete") == 3 and f"{rows[1]['folder']}: resumed, complete" in text

@@ -31,7 +31,7 @@ digest.update(full.a.tobytes() + full.b.tobytes() + full.c.tobytes())
 density = lambda r, th: np.exp(-r * r / 2) / np.sqrt(2 * np.pi) / (2 * np.pi) + 0 * th
 for order, substeps in ((1, None), (2, None), (2, 2)):
     hist = solvers.HistogramSolver(samples, density, n_r=40, n_theta=200, r_max=8.0, order=order, substeps=substeps, tv=0.05).run(steps=4)
-    digest.update(hist.mass_cells.tobytes() + hist.ray_mass.tobytes() + hist.zero_mass.tobytes())
+    digest.update(hist.mass_cells.tobytes() + hist.mass_rays.tobytes() + hist.zero_mass.tobytes())
 print(digest.hexdigest())
 """
 

@@ -98,7 +98,7 @@ def read_sweep(case, out):
     for folder, m, seed, status, wall in zip(*(np.asarray(arrays[f"runs/{c}"]).tolist() for c in ("folder", "init.m", "init.seed", "status", "wall_s"))):
         if status != "complete":
             raise RuntimeError(f"the run {folder} of the sweep in {out} is {status}")
-        _, _, _, history, _ = RunFolder(Path(out) / folder).read_run()
+        history = RunFolder(Path(out) / folder).read_run().history
         at = [int(np.argmin(np.abs(history.t - t))) for t in times]
         if not np.allclose(history.t[at], times, atol=1e-9):
             raise RuntimeError(f"{folder}: the history does not hold every record time {case.record_dt:g}")
