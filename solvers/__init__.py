@@ -1,8 +1,16 @@
-"""Time evolution of the meanfield model: particle integrators and the Eulerian solver."""
+"""Time evolution of the meanfield model: particle integrators, the Eulerian solver, and the run
+layer above them (observers, files, :func:`open_run`)."""
 from . import init
 from .evolution import DivergenceError
 from .histogram import CylinderGrid, HistogramSolver
 from .history import History
+from .observers import Cadence, DivergenceGuard, HistoryRecorder, LossBelow, ProgressBar
+from .output import Checkpointer, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
+from .runs import Run, Snapshot, Snapshots, Sweep, open_run
 
-__all__ = ["ParticleSolver", "FullParticleSolver", "HistogramSolver", "CylinderGrid", "History", "DivergenceError", "init"]
+__all__ = [
+    "ParticleSolver", "FullParticleSolver", "HistogramSolver", "CylinderGrid", "History", "DivergenceError", "init",
+    "Cadence", "HistoryRecorder", "DivergenceGuard", "LossBelow", "ProgressBar", "SnapshotWriter", "Checkpointer",
+    "open_run", "Run", "Snapshot", "Snapshots", "Sweep",
+]

@@ -5,6 +5,7 @@
     sweep CONFIG --out DIR [--set key=value ...]      the product of runs over the list values, and a summary
     plot DIR [--out DIR]                              figures of a run, from its files alone
     attractors DIR                                    which rays attract or repel, and the mass near them
+    animate DIR [--out FILE]                          a movie from the run's snapshots (GIF; MP4 with ffmpeg)
     info FILE_OR_DIR                                  what a run folder or file (or a sweep summary) holds
     config                                            the default configuration, commented
     --version
@@ -21,7 +22,7 @@ import sys
 
 import numpy as np
 
-COMMANDS = ("run", "resume", "sweep", "plot", "attractors", "info", "config")
+COMMANDS = ("run", "resume", "sweep", "plot", "attractors", "animate", "info", "config")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +57,10 @@ def build_parser():
     att = sub.add_parser("attractors", help="which rays attract or repel over time, and the mass near them")
     att.add_argument("dir")
     att.add_argument("--eps", type=float, default=1e-3, help="window around a ray for particles, in rad (default 1e-3)")
+    anim = sub.add_parser("animate", help="a movie from the run's snapshots: uv-plane, network, loss so far")
+    anim.add_argument("dir")
+    anim.add_argument("--out", help="a .gif or .mp4 file (default: animation.gif in the run folder, and animation.mp4 where ffmpeg is found)")
+    anim.add_argument("--fps", type=float, default=4.0, help="frames per second (default 4)")
     info = sub.add_parser("info", help="describe a run folder or a run, checkpoint or snapshot file")
     info.add_argument("path")
     sub.add_parser("config", help="print the default configuration, commented")
@@ -223,6 +228,17 @@ def cmd_attractors(args):
     return 0
 
 
+def cmd_animate(args):
+    from . import report
+    from .animate import animate
+
+    if not (np.isfinite(args.fps) and args.fps > 0):
+        raise ValueError(f"--fps must be positive, got {args.fps}")
+    paths = animate(_one_run(report.open_run(args.dir), "animate"), args.out, fps=args.fps)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _one_run(run, verb):
     """A run, not a sweep folder (whose runs are its subfolders)."""
     from .runs import Sweep
@@ -246,4 +262,4 @@ def cmd_config(args):
     return 0
 
 
-COMMAND = {"run": cmd_run, "resume": cmd_resume, "sweep": cmd_sweep, "plot": cmd_plot, "attractors": cmd_attractors, "info": cmd_info, "config": cmd_config}
+COMMAND = {"run": cmd_run, "resume": cmd_resume, "sweep": cmd_sweep, "plot": cmd_plot, "attractors": cmd_attractors, "animate": cmd_animate, "info": cmd_info, "config": cmd_config}

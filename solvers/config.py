@@ -325,11 +325,12 @@ def render(config=None, comments=True):
         for name, key in keys.items():
             if comments:
                 lines.append(f"# {key.doc}")
-            lines.append(f"{name} = {_toml(config[section][name])}")
+            lines.append(f"{name} = {toml_value(config[section][name])}")
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _toml(value):
+def toml_value(value):
+    """A value as TOML text."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -337,5 +338,5 @@ def _toml(value):
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return str(value)

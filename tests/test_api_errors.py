@@ -1,4 +1,4 @@
-"""The Python API's answers to the mistakes a new user makes (issue 9's error list), one test each."""
+"""The Python API's answers to the mistakes a new user makes, one test each."""
 import warnings
 
 import numpy as np

@@ -126,7 +126,7 @@ def run(m_values=(10**5, 10**6, 10**7), s_values=(10, 100, 1000), goals=True, to
     return rows
 
 
-GOALS = dict(stream=5.0, s_ratio=1.2, heun=2.3, rk4=4.5, f32=1.5)  # issue 11, for this project's 2-core machine
+GOALS = dict(stream=5.0, s_ratio=1.2, heun=2.3, rk4=4.5, f32=1.5)  # the project's speed goals on its 2-core machine
 
 
 def summary(rows, m, s=20):
@@ -143,7 +143,7 @@ def summary(rows, m, s=20):
     )
     names = dict(stream=f"Euler step at m = {m:.0e}, s = {s} over the streaming floor", s_ratio="slowest over fastest s at one m",
                  heun="Heun step over Euler step (worst)", rk4="RK4 step over Euler step (worst)", f32="float32 over float64 throughput (least)")
-    print("goals (issue 11, on a 2-core machine):")
+    print("goals (the project's, on a 2-core machine):")
     for key, goal in GOALS.items():
         met = reached[key] >= goal if key == "f32" else reached[key] <= goal
         print(f"  {names[key]:58s} {reached[key]:6.2f}  goal {'>=' if key == 'f32' else '<='} {goal:<4}  {'met' if met else 'not met'}")
