@@ -8,8 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-import meanfield  # noqa: E402
 from reference_pages import write_config_reference  # noqa: E402
+
+import meanfield  # noqa: E402
 
 project = "meanfield"
 author = "the meanfield developers"

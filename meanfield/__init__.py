@@ -12,7 +12,6 @@ from .regions import Regions, boundary_angles
 from .samples import Samples
 
 
-
 def open_run(path):
     """Open a run folder written by ``python -m meanfield run`` (a :class:`solvers.runs.Run`) or a
     sweep folder (a :class:`solvers.runs.Sweep`), read-only: configuration, samples, history,

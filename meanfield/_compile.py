@@ -41,7 +41,7 @@ KERNEL_SOURCES = ("meanfield/kernels", "solvers/kernels", "validation/kernels.py
 _OPTIONS = dict(nogil=True, fastmath=False, error_model="numpy")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kernel_sources_stamp():
     """SHA-256 of numba's version and of every kernel source file (path and bytes)."""
     digest = hashlib.sha256(numba.__version__.encode())
@@ -62,20 +62,20 @@ class _KernelSourcesStamp:
         return kernel_sources_stamp() + _file_stamp(self._py_file)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _file_stamp(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-class _UserProvided(_KernelSourcesStamp, UserProvidedCacheLocator):
+class _UserProvided(_KernelSourcesStamp, UserProvidedCacheLocator):  # type: ignore[valid-type,misc]
     pass
 
 
-class _InTree(_KernelSourcesStamp, InTreeCacheLocator):
+class _InTree(_KernelSourcesStamp, InTreeCacheLocator):  # type: ignore[valid-type,misc]
     pass
 
 
-class _UserWide(_KernelSourcesStamp, UserWideCacheLocator):
+class _UserWide(_KernelSourcesStamp, UserWideCacheLocator):  # type: ignore[valid-type,misc]
     pass
 
 

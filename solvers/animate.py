@@ -37,7 +37,7 @@ def ffmpeg() -> str | None:
         return None
 
 
-def animate(run: Run, out: str | Path | None = None, *, fps: float = 4.0, stream: TextIO | None = None) -> list[Path]:
+def animate(run: Run, out: str | Path | None = None, *, fps: int = 4, stream: TextIO | None = None) -> list[Path]:
     """Write the movie of ``run`` and return the files written.
 
     ``out``: a .gif or .mp4 file; by default ``animation.gif`` in the run folder, and
@@ -77,14 +77,15 @@ class _Frames:
         span = values.max() - values.min()
         self.y_range = (values.min() - 0.1 * span, values.max() + 0.1 * span)
 
-    def save(self, target: Path, fps: float, stream: TextIO) -> None:
+    def save(self, target: Path, fps: int, stream: TextIO) -> None:
         import matplotlib.pyplot as plt
-        from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
+        from matplotlib.animation import AbstractMovieWriter, FFMpegWriter, FuncAnimation, PillowWriter
         from tqdm.auto import tqdm
 
         fig, axes = plt.subplots(1, 3, figsize=(15, 5), gridspec_kw=dict(width_ratios=(1, 1.2, 1.2)))
         n = len(self.run.snapshots)
         animation = FuncAnimation(fig, lambda k: self.draw(fig, axes, k), frames=n, blit=False, cache_frame_data=False)
+        writer: AbstractMovieWriter
         if target.suffix.lower() == ".gif":
             writer = PillowWriter(fps=fps)
         else:

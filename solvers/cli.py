@@ -60,7 +60,7 @@ def build_parser():
     anim = sub.add_parser("animate", help="a movie from the run's snapshots: uv-plane, network, loss so far")
     anim.add_argument("dir")
     anim.add_argument("--out", help="a .gif or .mp4 file (default: animation.gif in the run folder, and animation.mp4 where ffmpeg is found)")
-    anim.add_argument("--fps", type=float, default=4.0, help="frames per second (default 4)")
+    anim.add_argument("--fps", type=int, default=4, help="frames per second (default 4)")
     info = sub.add_parser("info", help="describe a run folder or a run, checkpoint or snapshot file")
     info.add_argument("path")
     sub.add_parser("config", help="print the default configuration, commented")
@@ -232,7 +232,7 @@ def cmd_animate(args):
     from . import report
     from .animate import animate
 
-    if not (np.isfinite(args.fps) and args.fps > 0):
+    if args.fps < 1:
         raise ValueError(f"--fps must be positive, got {args.fps}")
     paths = animate(_one_run(report.open_run(args.dir), "animate"), args.out, fps=args.fps)
     print(f"wrote {', '.join(str(p) for p in paths)}")

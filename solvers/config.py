@@ -26,7 +26,7 @@ class Key:
     doc: str
     kind: str  # "str", "int", "float", "bool", "floats", "strs", "cadence", "alpha"
     choices: tuple = ()
-    low: float = None  # inclusive lower bound for numbers
+    low: float | None = None  # inclusive lower bound for numbers
     positive: bool = False  # strictly positive
 
 

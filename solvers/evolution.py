@@ -25,8 +25,8 @@ class Evolution:
     arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`).
     """
 
-    KIND = None
-    PER_PARTICLE = ()
+    KIND: str | None = None
+    PER_PARTICLE: tuple[str, ...] = ()
     shard = None
     tv = 0.0
 

@@ -219,7 +219,7 @@ class Run:
             return f"full (a, b, c), lr = {solver['lr']:g}, alpha = {solver['alpha']}, m = {self.config['init']['m']}"
         return f"histogram {solver['n_r']} x {solver['n_theta']} (order {solver['order']})"
 
-    def ray_timeline(self) -> attractors.RayTimeline:
+    def ray_timeline(self) -> tuple[attractors.RayClassification, list[attractors.Event]]:
         """The state of every ray over the history and its changes
         (:func:`meanfield.attractors.ray_timeline`)."""
         return attractors.ray_timeline(self.samples, self.history.rho, self.history.t)

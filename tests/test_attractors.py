@@ -40,7 +40,7 @@ def test_detector_agrees_with_one_sided_field_on_10000_cases():
     rng = np.random.default_rng(14)
     disagreements = 0
     checked = 0
-    for case in range(10_000):
+    for _ in range(10_000):
         s = int(rng.integers(1, 9))
         samples = random_samples(rng, s, x_scale=float(rng.choice([0.5, 2.0, 20.0])), duplicates=float(rng.choice([0.0, 0.5])))
         rho = rng.standard_normal(s)

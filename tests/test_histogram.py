@@ -1,15 +1,15 @@
 """Histogram (Eulerian) solver: conservation, positivity, ray mass, and agreement with particles."""
 import numpy as np
 import pytest
+from helpers import random_samples
 from hypothesis import given
 from hypothesis import strategies as st
 
 import meanfield as mf
 import solvers
-from solvers import reference as sref
-from helpers import random_samples
 from meanfield import reference as mref
 from meanfield.attractors import ATTRACTOR, classify_rays, ray_mass
+from solvers import reference as sref
 
 SIGMA = 0.5
 

@@ -13,6 +13,7 @@ from meanfield import plots  # noqa: E402
 from meanfield.attractors import ATTRACTOR, CROSSING, REPULSOR  # noqa: E402
 from validation.paper import one_sided_states as ray_states_by_brute_force  # noqa: E402  (the brute-force field's one-sided velocities)
 
+
 @pytest.fixture(scope="module")
 def solver():
     samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])

@@ -5,8 +5,8 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from meanfield.kernels.arcs import wrap_near
 import meanfield as mf
+from meanfield.kernels.arcs import wrap_near
 from meanfield.kernels.primitives import add_block_moments, layer_norms, ray_transfer, settle_block
 from solvers.kernels.particles import move
 

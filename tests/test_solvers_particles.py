@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield import reference as mref
 import solvers
-from solvers import reference as sref
+from meanfield import reference as mref
 from meanfield.defaults import PRESETS
+from solvers import reference as sref
 from tests.helpers import random_samples
 
 

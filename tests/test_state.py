@@ -2,9 +2,9 @@
 same bits as the original, per solver and method; observers and their cadences."""
 import numpy as np
 import pytest
+from helpers import random_samples
 
 import solvers
-from helpers import random_samples
 from solvers.observers import Cadence, HistoryRecorder, LossBelow
 
 

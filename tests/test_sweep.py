@@ -7,8 +7,8 @@ import pytest
 from meanfield.h5io import read_file
 from solvers import config as cfg
 from solvers import job, sweep
-from solvers.runs import open_run
 from solvers.cli import main
+from solvers.runs import open_run
 
 SETS = ["m=[300, 800]", "seed=[0, 1]", "t_end=1.0", "checkpoints=0.25", "history=0.1"]
 

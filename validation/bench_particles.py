@@ -17,10 +17,9 @@ import numpy as np
 
 import meanfield as mf
 import solvers
-from solvers import reference as sref
-
 from meanfield.kernels.arcs import locate_many
 from meanfield.kernels.field import BLOCK, arc_moments, chunk_size, n_chunks
+from solvers import reference as sref
 
 from .kernels import sincos_pass, stream_pass
 from .timing import best_of, copy_floor

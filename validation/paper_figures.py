@@ -18,9 +18,9 @@ dominated by a few heavy neurons and ranks the delta sweep less consistently.)
 import numpy as np
 
 import meanfield as mf
-from meanfield.reference import full_network
 import solvers
 from meanfield.defaults import PRESETS
+from meanfield.reference import full_network
 
 from .claims import Outcome, save
 

@@ -8,7 +8,6 @@ largest residual gap over time falls roughly like m^(-1/2).
 import matplotlib.pyplot as plt
 import numpy as np
 
-import meanfield as mf
 import solvers
 from meanfield.defaults import gaussian4_samples
 

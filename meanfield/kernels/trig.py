@@ -10,10 +10,10 @@ results by selects, not branches. Accuracy (tests/test_trig.py, against long dou
 [-8 pi, 8 pi] and next to every zero): within 2 ulp of the result (1.6 measured). Valid for
 |t| < 1e5 (beyond, the reduction loses digits): the kernels pass angles reduced to [0, 2 pi).
 """
+import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
-import numpy as np
 
 from .._compile import kernel
 
