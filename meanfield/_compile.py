@@ -90,12 +90,17 @@ class _KernelCache(FunctionCache):
 def kernel(fn=None, *, parallel=False, inline=False):
     """Compile ``fn`` with the project's options and cache.
 
+    With ``NUMBA_DISABLE_JIT=1`` it returns ``fn`` itself: every kernel then runs as Python
+    (slowly), for a debugger or a coverage measurement.
+
     ``parallel=True`` enables ``prange``. ``inline=True`` inlines a small helper into its callers
     at numba's level: without it a helper returning a tuple stays an opaque call to LLVM, and a
     loop around it cannot vectorise (measured: sincos over a block is 10x faster inlined).
     """
 
     def wrap(f):
+        if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the kernels run as plain Python
+            return f
         dispatcher = numba.njit(parallel=parallel, inline="always" if inline else "never", cache=False, **_OPTIONS)(f)
         dispatcher._cache = _KernelCache(dispatcher.py_func)  # what cache=True does, with our stamp
         return dispatcher

@@ -16,12 +16,15 @@ For the off-ray of sample k, whose side above the ray has active set {i < k}, th
 a b < 0 reads -rho_k^2 |xt_k|^2 < rho_k P_k^- < 0 with P_k^- = sum_{i<k} rho_i <xt_i, xt_k>; for the on-ray
 ({i > k} below it) the same with P_k^+. The paper's Lemma 2 prints only the left inequality.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import field
-from .samples import as_samples
+from .samples import Samples, as_samples
 
 ATTRACTOR, REPULSOR, CROSSING = "attractor", "repulsor", "crossing"
 
@@ -84,7 +87,7 @@ def _adjacent_arcs(phi):
     return (first - 1) % phi.size, last
 
 
-def classify_rays(samples, rho):
+def classify_rays(samples: Samples, rho: ArrayLike) -> RayClassification:
     """Classify every boundary ray as attractor, repulsor or crossing, for r > 0 and r < 0.
 
     Parameters
@@ -121,7 +124,7 @@ def classify_rays(samples, rho):
 
 
 def lemma2(samples, rho, printed=False):
-    """The two-sided condition of the conventions note, per ray: True where the ray is an
+    """The two-sided condition of docs/conventions.md, per ray: True where the ray is an
     attractor or repulsor. ``printed=True`` gives the paper's Lemma 2 as printed, which keeps only
     the left inequality -rho_k^2 |xt_k|^2 < rho_k P_k (wrong on about half of random cases).
     The off-ray of k uses P_k^- (the side with {i < k} active), the on-ray
@@ -159,7 +162,7 @@ class Event:
     after: str
 
 
-def ray_timeline(samples, rho_history, t):
+def ray_timeline(samples: Samples, rho_history: ArrayLike, t: ArrayLike) -> tuple[RayClassification, list[Event]]:
     """States of every ray over a residual history, and the events where they change.
 
     Returns (classification with a leading time axis, list of Event), events in time order.
@@ -175,7 +178,7 @@ def ray_timeline(samples, rho_history, t):
     return cls, events
 
 
-def ray_mass(samples, r, theta, eps):
+def ray_mass(samples: Samples, r: ArrayLike, theta: ArrayLike, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Share of particles within angle eps of each ray, by sign of r: arrays (2s,), (2s,).
 
     The share is the particle count over m (the mass of the empirical measure mu). O(m log m + s).

@@ -21,7 +21,7 @@ Two laws of (a, b) are covered, each evaluated exactly (no Monte Carlo):
       K_ind = (pi - |phi(x) - phi(x')|) / (2 pi)
 
   The paper prints (26) with the opposite sign of the middle term (its derivation (40) integrates
-  from arctan(x') instead of -arctan(x), the boundary-angle misprint of the conventions note); the
+  from arctan(x') instead of -arctan(x), the boundary-angle misprint listed in docs/conventions.md); the
   printed form misses Monte Carlo by 0.05 to 0.5 and is kept as :func:`printed_eq26` for the check.
 
 Proposition 6 (second seed) gives the spline kernels of neurons [x - s]_+ with knots s ~ U(k0, k1):

@@ -8,13 +8,16 @@ the mean-field flow with time step eta / m.
 Cost: O(m + s) per call (arc search is O(1) typically, O(log s) at worst); no m x s array.
 Particle arrays may be float32 or float64; reductions run in float64.
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .kernels import field as _k
-from .samples import as_samples
+from .samples import Samples, as_samples
 
 
-def as_particles(r, theta):
+def as_particles(r: ArrayLike, theta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Validate canonical particles: equal-length 1-D float arrays (float32 kept, else float64)."""
     r = np.asarray(r)
     theta = np.asarray(theta)
@@ -24,13 +27,12 @@ def as_particles(r, theta):
         raise ValueError(f"r and theta must have the same length, got {r.size} and {theta.size}")
     if r.size == 0:
         raise ValueError("no particles: r and theta are empty")
-    dtype = np.result_type(r, theta)
-    if dtype not in (np.float32, np.float64):
-        dtype = np.float64
+    found = np.result_type(r, theta)
+    dtype = found if found in (np.float32, np.float64) else np.dtype(np.float64)
     return np.ascontiguousarray(r, dtype=dtype), np.ascontiguousarray(theta, dtype=dtype)
 
 
-def arc_moments(samples, r, theta):
+def arc_moments(samples: Samples, r: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Per-arc moments M_k = sum_{i in A_k} r_i d(th_i), shape (2s, 2), float64."""
     samples = as_samples(samples)
     r, theta = as_particles(r, theta)
@@ -49,14 +51,14 @@ def residuals_from_moments(samples, moments, m):
     return rho
 
 
-def residuals(samples, r, theta):
+def residuals(samples: Samples, r: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Residuals rho_j = f(x_j) - y_j of the network of canonical particles (r, theta), shape (s,)."""
     samples = as_samples(samples)
     r, theta = as_particles(r, theta)
     return residuals_from_moments(samples, arc_moments(samples, r, theta), r.size)
 
 
-def network(x, r, theta):
+def network(x: ArrayLike, r: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """f(x) = (1/m) sum_i r_i [x cos th_i + sin th_i]_+ at the points x, in O(m + n) rather than
     O(m n): the points play the part of samples with y = 0, whose residuals are f itself."""
     from .samples import Samples
@@ -68,7 +70,7 @@ def network(x, r, theta):
     return f
 
 
-def arc_fields(samples, rho):
+def arc_fields(samples: Samples, rho: ArrayLike) -> np.ndarray:
     """Per-arc field vectors g_k = sum_{j in C_k} rho_j xt_j, shape (2s, 2)."""
     samples = as_samples(samples)
     rho = _as_residuals(samples, rho)
@@ -77,7 +79,7 @@ def arc_fields(samples, rho):
     return g
 
 
-def velocity(samples, r, theta, rho=None, tv=0.0):
+def velocity(samples: Samples, r: ArrayLike, theta: ArrayLike, rho: ArrayLike | None = None, tv: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Velocity -grad V(w; mu) of each particle (eq. 12), with the TV term of eq. 16.
 
     Parameters
@@ -108,7 +110,7 @@ def velocity(samples, r, theta, rho=None, tv=0.0):
     return dr, dtheta
 
 
-def loss(samples, r, theta, tv=0.0):
+def loss(samples: Samples, r: ArrayLike, theta: ArrayLike, tv: float = 0.0) -> float:
     """L = 1/2 sum_j rho_j^2 (+ tv * (1/m) sum_i |r_i|, the regulariser of eq. 16)."""
     samples = as_samples(samples)
     r, theta = as_particles(r, theta)
@@ -119,7 +121,7 @@ def loss(samples, r, theta, tv=0.0):
     return value
 
 
-def residual_rate(samples, r, theta):
+def residual_rate(samples: Samples, r: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Time derivative of the residuals under the canonical flow (Proposition 1, mean-field clock):
 
         d rho_j / dt = -xt_j^T sum_{k: A_k in B_j} Sigma_k g_k,

@@ -8,13 +8,16 @@ Since c [a x - b]_+ = c |(a, b)| [x cos th + sin th]_+ with (cos th, sin th) = (
 
 The paper prints arctan(-b/a), which loses half the circle (a < 0).
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .kernels.arcs import TWO_PI
 from .kernels.params import layer_norms_many
 
 
-def to_canonical(a, b, c, alpha):
+def to_canonical(a: ArrayLike, b: ArrayLike, c: ArrayLike, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(a, b, c) -> (r, theta) with theta in [0, 2 pi); m is the number of neurons, len(a)."""
     a, b, c = (np.asarray(v, dtype=np.result_type(v, np.float32)) for v in (a, b, c))
     m = a.size
@@ -23,13 +26,13 @@ def to_canonical(a, b, c, alpha):
     return r, theta
 
 
-def invariants(a, b, c):
+def invariants(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> np.ndarray:
     """delta_i = c_i^2 - a_i^2 - b_i^2, conserved by the gradient flow of L(a, b, c) (Lemma 3)."""
     a, b, c = (np.asarray(v) for v in (a, b, c))
     return c * c - a * a - b * b
 
 
-def from_canonical(r, theta, delta, alpha):
+def from_canonical(r: ArrayLike, theta: ArrayLike, delta: ArrayLike, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(r, theta) and the invariants delta -> (a, b, c), inverse of :func:`to_canonical`.
 
     With q = alpha r / m = c n and n^2 = a^2 + b^2 = c^2 - delta, n^2 solves n^4 + delta n^2 = q^2:
@@ -49,13 +52,14 @@ def from_canonical(r, theta, delta, alpha):
     return n * np.cos(theta), -n * np.sin(theta), c
 
 
-def uv(r, theta):
+def uv(r: ArrayLike, theta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """uv-plane coordinates (u, v) = |r| d(theta) of the paper's Figure 1 (right)."""
-    r = np.abs(np.asarray(r))
-    return r * np.cos(theta), r * np.sin(theta)
+    size = np.abs(np.asarray(r))
+    angle = np.asarray(theta)
+    return size * np.cos(angle), size * np.sin(angle)
 
 
-def knots(theta):
+def knots(theta: ArrayLike) -> np.ndarray:
     """Knot x = -tan(theta) = -v/u of each neuron: where x cos th + sin th changes sign.
 
     (The paper prints v/u; the sign is wrong. For full parameters this equals b/a.)

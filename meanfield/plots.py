@@ -7,9 +7,19 @@ every snapshot of a run read with :func:`meanfield.open_run`. Markers are drawn 
 MAX_MARKERS atoms (a fixed random subset of equal atoms, else drawn by weight); curves use all
 of them. Nothing here selects a matplotlib backend.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from . import attractors, field, params
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
+
+    from .samples import Samples
 
 MAX_MARKERS = 3000
 RAY_COLOURS = {attractors.ATTRACTOR: "C3", attractors.REPULSOR: "C0", attractors.CROSSING: "0.75"}
@@ -23,7 +33,7 @@ def _axes(ax, figsize=(6, 4.5)):
     return ax
 
 
-def _atoms(obj, r, theta):
+def _atoms(obj: Any, r: ArrayLike | None, theta: ArrayLike | None) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """(samples, r, theta, weight): explicit arrays (weight 1/m each), or the atoms of anything
     that has ``samples`` and ``atoms()`` (a solver, a snapshot of a run)."""
     if r is not None:
@@ -46,12 +56,12 @@ def _markers(weight, seed=0):
     return np.random.default_rng(seed).choice(weight.size, MAX_MARKERS, p=weight / total)
 
 
-def network_values(obj, x):
+def network_values(obj: Any, x: ArrayLike) -> np.ndarray:
     """f(x) of a state (anything with ``network(x)``: a solver, a snapshot) at the points x."""
     return obj.network(np.atleast_1d(np.asarray(x, dtype=np.float64)))
 
 
-def plot_network(obj, r=None, theta=None, ax=None, n_points=400):
+def plot_network(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None = None, ax: Axes | None = None, n_points: int = 400) -> Axes:
     """The network function f(x) with its knots on the curve and the samples (Figure 1, left).
 
     ``obj``: anything with ``samples``, ``atoms()`` and ``network(x)`` (a solver, a snapshot),
@@ -104,7 +114,7 @@ def _square(ax, extent, label=True):
         ax.set_ylabel("v = |r| sin th")
 
 
-def plot_uv(obj, r=None, theta=None, ax=None, extent=None):
+def plot_uv(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None = None, ax: Axes | None = None, extent: float | None = None) -> Axes:
     """Neurons as (u, v) = |r| d(theta) coloured by sign(r), with the sample lines u x_j + v = 0 and
     the activation regions shaded by the number of active samples (Figure 1, right)."""
     samples, r, theta, weight = _atoms(obj, r, theta)
@@ -133,7 +143,7 @@ def _region_legend():
     ]
 
 
-def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
+def plot_field_uv(obj: Any, rho: ArrayLike | None = None, sign: int = 1, ax: Axes | None = None, extent: float = 2.0, n: int = 21) -> Axes:
     """The velocity field felt by one particle of the given sign of r in the uv-plane, with the
     boundary rays coloured by their state for that sign (Figure 9): red attractor, blue
     repulsor, grey crossing. ``obj`` is a solver (its current residuals) or samples with ``rho``."""
@@ -160,7 +170,8 @@ def plot_field_uv(obj, rho=None, sign=1, ax=None, extent=2.0, n=21):
     return ax
 
 
-def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
+def plot_density(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None = None, ax: Axes | None = None, bins: tuple[int, int] = (240, 120),
+                 r_max: float | None = None) -> Axes:
     """Density of the neurons on the cylinder: theta in [0, 2 pi) across, r up (log colour
     scale), boundary rays as thin vertical lines.
 
@@ -204,7 +215,7 @@ def plot_density(obj, r=None, theta=None, ax=None, bins=(240, 120), r_max=None):
     return ax
 
 
-def plot_residuals(history, ax=None):
+def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:
     """Residuals rho_j(t) of a run's history (:class:`solvers.History`, or anything with ``t``,
     ``rho``, ``loss``, ``energy`` and ``s``), and on a second axis (log scale) the loss, dashed,
     and the energy where a TV regulariser makes it differ."""
@@ -226,7 +237,7 @@ def plot_residuals(history, ax=None):
     return ax
 
 
-def plot_ray_timeline(samples, history, sign=1, ax=None):
+def plot_ray_timeline(samples: Samples, history: Any, sign: int = 1, ax: Axes | None = None) -> Axes:
     """State of every ray over a run for the given sign of r (red attractor, blue repulsor,
     grey crossing), with a legend."""
     from matplotlib.colors import ListedColormap

@@ -1,14 +1,17 @@
 """The arcs A_k of the circle cut by the samples' boundary rays, and their active sets C_k."""
+from __future__ import annotations
+
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .kernels.arcs import TWO_PI, ArcTable, bucket_table, locate_many
 
 BUCKETS_PER_ANGLE = 8  # most buckets then hold no boundary angle: one comparison per search
 
 
-def boundary_angles(x):
+def boundary_angles(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """The two angles at which the pre-activation x cos(th) + sin(th) of each input vanishes.
 
     Returns ``(on, off)`` in [0, 2 pi): ``on = -arctan(x) mod 2 pi`` where the sample switches on

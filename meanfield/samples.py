@@ -94,7 +94,7 @@ def _as_vector(values, name):
     return arr
 
 
-def as_samples(samples):
+def as_samples(samples: object) -> Samples:
     """``samples`` itself if it is a :class:`Samples`; a clear error otherwise."""
     if isinstance(samples, Samples):
         return samples

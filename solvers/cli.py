@@ -54,9 +54,11 @@ def build_parser():
     plot = sub.add_parser("plot", help="write the figures of a run (PNG)")
     plot.add_argument("dir")
     plot.add_argument("--out", help="folder for the figures (default: the run folder)")
+    plot.add_argument("--snapshot", type=int, help="draw snapshot I (0 the first, -1 the last; default: the newest checkpoint)")
     att = sub.add_parser("attractors", help="which rays attract or repel over time, and the mass near them")
     att.add_argument("dir")
     att.add_argument("--eps", type=float, default=1e-3, help="window around a ray for particles, in rad (default 1e-3)")
+    att.add_argument("--snapshot", type=int, help="the rays up to snapshot I and the mass on them there (default: the newest checkpoint)")
     anim = sub.add_parser("animate", help="a movie from the run's snapshots: uv-plane, network, loss so far")
     anim.add_argument("dir")
     anim.add_argument("--out", help="a .gif or .mp4 file (default: animation.gif in the run folder, and animation.mp4 where ffmpeg is found)")
@@ -214,7 +216,7 @@ def cmd_plot(args):
     from . import report
 
     run = _one_run(report.open_run(args.dir), "plot")
-    paths = report.write_figures(run, args.out)
+    paths = report.write_figures(run, args.out, state=_snapshot(run, args.snapshot))
     print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}")
     return 0
 
@@ -224,7 +226,8 @@ def cmd_attractors(args):
 
     if not args.eps > 0:
         raise ValueError(f"--eps must be positive, got {args.eps}")
-    print("\n".join(report.attractor_report(_one_run(report.open_run(args.dir), "attractors"), eps=args.eps)))
+    run = _one_run(report.open_run(args.dir), "attractors")
+    print("\n".join(report.attractor_report(run, eps=args.eps, state=_snapshot(run, args.snapshot))))
     return 0
 
 
@@ -237,6 +240,16 @@ def cmd_animate(args):
     paths = animate(_one_run(report.open_run(args.dir), "animate"), args.out, fps=args.fps)
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _snapshot(run, index):
+    """Snapshot ``index`` of a run (None: None, the newest checkpoint); one error line when the run
+    has no such snapshot."""
+    if index is None:
+        return None
+    if not -len(run.snapshots) <= index < len(run.snapshots):
+        raise ValueError(f"--snapshot {index}: {run.path} has {len(run.snapshots)} snapshots (0 to {len(run.snapshots) - 1}, or -1 for the last)")
+    return run.snapshots[index]
 
 
 def _one_run(run, verb):

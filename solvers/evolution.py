@@ -1,15 +1,23 @@
 """What every time-evolution solver shares: the clock, the run loop with its observers, the
 residuals of the current state, and the state as named arrays and scalars."""
+from __future__ import annotations
+
 import json
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from meanfield import attractors, field
-from meanfield.samples import as_samples
+from meanfield.samples import Samples, as_samples
 
 from .history import History
-from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, ProgressBar
+
+if TYPE_CHECKING:
+    from .shard import Shard
+from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, Observer, ProgressBar
 
 __all__ = ["Evolution", "DivergenceError", "check_finite", "check_step"]
 
@@ -27,8 +35,21 @@ class Evolution:
 
     KIND: str | None = None
     PER_PARTICLE: tuple[str, ...] = ()
-    shard = None
+    shard: Shard | None = None
     tv = 0.0
+    dt: float
+    _moments: Any  # what a subclass provides: an array, or a property giving one
+    _norm: Any
+
+    def _advance(self, h: float) -> float:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, samples: Samples, state: dict[str, Any], record_every: int | None, shard: Shard | None) -> Evolution:
+        raise NotImplementedError
 
     def __init__(self, samples, *, record_every=1, rng=None):
         if record_every is not None and (int(record_every) != record_every or int(record_every) < 1):
@@ -40,16 +61,16 @@ class Evolution:
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.history = History(self.samples)
 
-    def residuals(self):
+    def residuals(self) -> np.ndarray:
         """Residuals rho_j = f(x_j) - y_j of the current state, shape (s,) (O(s))."""
         return field.residuals_from_moments(self.samples, self._moments, self._norm)
 
-    def loss(self):
+    def loss(self) -> float:
         """The data loss L = 1/2 |rho|^2 of the current state (O(s))."""
         rho = self.residuals()
         return 0.5 * float(rho @ rho)
 
-    def energy(self, rho=None):
+    def energy(self, rho: np.ndarray | None = None) -> float:
         """What the flow minimises: L + tv * integral |r| dmu (eq. 16; L without the TV
         regulariser). ``rho``: the current residuals, when the caller has them. With tv > 0 a
         particle solver sums |r| over its particles (O(m), collective when sharded)."""
@@ -75,18 +96,18 @@ class Evolution:
         return self.dt
 
     # -- what figures and reports read: the same for every solver and for a snapshot -----------
-    def canonical(self):
+    def canonical(self) -> tuple[np.ndarray, np.ndarray]:
         """The particles as canonical (r, theta) arrays, shape (m,) each (particle solvers)."""
         raise NotImplementedError
 
-    def atoms(self):
+    def atoms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The state as a weighted measure: ``(r, theta, weight)``, arrays of one length, with
         mu = sum_i weight_i delta_(r_i, theta_i) (weights sum to 1 up to mass lost at the grid's
         edge); particles have weight 1/m each (a broadcast view, not a copy)."""
         r, theta = self.canonical()
         return r, theta, np.broadcast_to(1.0 / r.size, r.shape)
 
-    def ray_mass(self, eps=1e-3):
+    def ray_mass(self, eps: float = 1e-3) -> np.ndarray:
         """Mass on each boundary ray by sign of r, shape (2s, 2): row k is the ray where arc k
         starts (the angle ``samples.regions.angles[k]``; duplicated inputs give equal rows),
         column 0 r > 0, column 1 r < 0. Particles count the share within ``eps`` radians of the
@@ -95,13 +116,13 @@ class Evolution:
         r, theta = self.canonical()
         return np.stack(attractors.ray_mass(self.samples, r, theta, eps), axis=1)
 
-    def network(self, x):
+    def network(self, x: ArrayLike) -> np.ndarray:
         """f(x) of the current state at the points ``x`` (any shape of floats, O(m + n))."""
         r, theta = self.canonical()
         return field.network(x, r, theta)
 
     # -- state -------------------------------------------------------------------------------
-    def state(self):
+    def state(self) -> dict[str, Any] | None:
         """The whole state as a dict of named numpy arrays and scalars (str, int, float, bool).
 
         ``kind`` names the solver, ``t`` and ``step`` the clock, ``rng`` the generator's state (as
@@ -120,7 +141,7 @@ class Evolution:
         return state
 
     @classmethod
-    def from_state(cls, samples, state, *, record_every=None, shard=None):
+    def from_state(cls, samples: Samples, state: dict[str, Any], *, record_every: int | None = None, shard: Shard | None = None) -> Evolution:
         """A solver rebuilt from :meth:`state` (arrays are copied). Its history starts empty.
 
         With a sharded ``shard``, every rank calls it and rank 0 passes the run's whole state
@@ -139,7 +160,7 @@ class Evolution:
         return solver
 
     # -- the run loop ------------------------------------------------------------------------
-    def run(self, t_end=None, steps=None, progress=False, observers=()):
+    def run(self, t_end: float | None = None, steps: int | None = None, progress: bool = False, observers: Sequence[Observer] = ()) -> Evolution:
         """Advance to time ``t_end`` or by ``steps`` steps (at least one of them; with both, the
         first reached), calling the observers after each step.
 
@@ -160,7 +181,7 @@ class Evolution:
             if t_end < self.t:
                 raise ValueError(f"t_end = {t_end:g} is before the solver's time t = {self.t:g}")
         end_step = None if steps is None else self.step + int(steps)
-        chain = [DivergenceGuard()]
+        chain: list[Observer] = [DivergenceGuard()]
         if self.record_every is not None:
             chain.append(HistoryRecorder(self.history, Cadence(steps=self.record_every)))
         if progress:
@@ -185,7 +206,7 @@ class Evolution:
                 if not math.isfinite(h):
                     raise ValueError("the step is unbounded (the field vanishes); give a t_end")
                 taken = self._advance(h)
-                self.t = float(t_end) if taken == remaining else self.t + taken
+                self.t = self.t + taken if t_end is None or taken != remaining else float(t_end)
                 if t_end is not None and t_end - self.t <= 1e-12 * max(1.0, abs(t_end)):
                     self.t = float(t_end)  # the sum of steps rounded short of t_end: the observers see t_end
                 self.step += 1

@@ -1,10 +1,14 @@
 """Eulerian solver of the continuity equation d_t mu = div(grad V(.; mu) mu) on R x S^1."""
+from __future__ import annotations
+
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
 from meanfield import field
+from meanfield.samples import Samples
 
 from .evolution import Evolution, check_finite
 from .kernels import histogram as hk
@@ -148,7 +152,9 @@ class HistogramSolver(Evolution):
 
     KIND = "histogram"
 
-    def __init__(self, samples, density, *, n_r, n_theta, r_max, tv=0.0, order=2, cfl=0.9, substeps=2, leak=0.01, record_every=1, rng=None):
+    def __init__(self, samples: Samples, density: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, *, n_r: int, n_theta: int, r_max: float,
+                 tv: float = 0.0, order: int = 2, cfl: float = 0.9, substeps: int | None = 2, leak: float = 0.01, record_every: int | None = 1,
+                 rng: int | np.random.Generator | None = None):
         super().__init__(samples, record_every=record_every, rng=rng)
         if not (math.isfinite(tv) and tv >= 0):
             raise ValueError(f"tv must be finite and >= 0, got {tv}")

@@ -1,11 +1,16 @@
 """Particle integrators: the canonical flow (optionally under the metric of Proposition 4) and
 plain gradient descent on the full parameters (a, b, c)."""
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from meanfield import field, params
 from meanfield.kernels import field as fk
+from meanfield.samples import Samples
 
 from .evolution import Evolution, check_finite, check_step
 from .kernels import particles as pk
@@ -85,7 +90,9 @@ class ParticleSolver(Evolution):
 
     PER_PARTICLE = ("r", "theta", "delta", "ray")
 
-    def __init__(self, samples, r, theta, *, dt, method="euler", tv=0.0, delta=None, alpha=None, record_every=1, rng=None, copy=True, shard=None):
+    def __init__(self, samples: Samples, r: ArrayLike, theta: ArrayLike, *, dt: float, method: str = "euler", tv: float = 0.0,
+                 delta: ArrayLike | None = None, alpha: float | None = None, record_every: int | None = 1,
+                 rng: int | np.random.Generator | None = None, copy: bool = True, shard: Shard | None = None):
         super().__init__(samples, record_every=record_every, rng=rng)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -135,7 +142,8 @@ class ParticleSolver(Evolution):
             self._loss_now = self.energy()
             speed = np.abs(self.velocity()[1]).max()
             self._h_next = min(self.dt, MAX_TURN / float(speed)) if speed > 0 else self.dt
-            self.step_sizes, self.rejected = [], 0
+            self.step_sizes: list[float] = []
+            self.rejected = 0
         else:
             self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
 
@@ -309,7 +317,8 @@ class FullParticleSolver(Evolution):
 
     PER_PARTICLE = ("a", "b", "c")
 
-    def __init__(self, samples, a, b, c, *, alpha, lr, train=LAYERS, record_every=1, rng=None, shard=None):
+    def __init__(self, samples: Samples, a: ArrayLike, b: ArrayLike, c: ArrayLike, *, alpha: float, lr: float, train: Sequence[str] = LAYERS,
+                 record_every: int | None = 1, rng: int | np.random.Generator | None = None, shard: Shard | None = None):
         super().__init__(samples, record_every=record_every, rng=rng)
         train = tuple(train)
         unknown = set(train) - set(LAYERS)
@@ -322,8 +331,8 @@ class FullParticleSolver(Evolution):
         if len({v.shape for v in arrays}) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
             raise ValueError(f"a, b, c must be non-empty 1-D arrays of one length, got shapes {[v.shape for v in arrays]}")
         check_finite(a=arrays[0], b=arrays[1], c=arrays[2])
-        dtype = np.result_type(*arrays)
-        dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+        found = np.result_type(*arrays)
+        dtype = found if found in (np.float32, np.float64) else np.dtype(np.float64)
         self.a, self.b, self.c = (np.array(v, dtype=dtype) for v in arrays)
         self.alpha = float(alpha)
         self.dt = float(lr)

@@ -64,18 +64,20 @@ def write_figures(run, out=None, state=None):
 
 
 def attractor_report(run, eps=1e-3, state=None):
-    """Lines of text: the state of every ray (distinct angles once) over the history, its changes,
-    and the mass on it at ``state`` (default: the newest checkpoint's solver; see
-    :meth:`solvers.evolution.Evolution.ray_mass` for what counts as on the ray)."""
+    """Lines of text: the state of every ray (distinct angles once) over the history up to
+    ``state``, its changes, and the mass on it at ``state`` (default: the newest checkpoint's
+    solver; a :class:`solvers.runs.Snapshot` too; see :meth:`solvers.evolution.Evolution.ray_mass`
+    for what counts as on the ray)."""
     samples = run.samples
     reg = samples.regions
     state = run.solver() if state is None else state
-    cls, events = run.ray_timeline()
+    upto = run.history.step <= state.step
+    t = run.history.t[upto]
+    cls, events = attractors.ray_timeline(samples, run.history.rho[upto], t)
     near = state.ray_mass(eps)
     _, first = np.unique(reg.angles, return_index=True)  # duplicated x: one line per ray
     lines = [f"rays of {run.path} ({run.describe()}, mass at t = {state.t:.4g}: on the ray, or within {eps:g} rad for explicit particle steps)",
              f"{'angle':>7} {'x':>8} {'side':>4} {'sign':>5} {'now':>10} {'attracting for':>15} {'mass':>8}"]
-    t = run.history.t
     span = t[-1] - t[0] if t.size > 1 else 0.0
     for k in sorted(first, key=lambda k: reg.angles[k]):
         xs = f"{samples.x[reg.sample_of[k]]:.4g}"

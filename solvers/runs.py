@@ -219,6 +219,14 @@ class Run:
             return f"full (a, b, c), lr = {solver['lr']:g}, alpha = {solver['alpha']}, m = {self.config['init']['m']}"
         return f"histogram {solver['n_r']} x {solver['n_theta']} (order {solver['order']})"
 
+    def attractor_report(self, snapshot: int | None = None, eps: float = 1e-3) -> list[str]:
+        """Lines of text: every ray's state over the history up to snapshot ``snapshot`` (None:
+        the newest checkpoint), its changes, and the mass on it there
+        (what ``python -m meanfield attractors`` prints)."""
+        from .report import attractor_report
+
+        return attractor_report(self, eps, None if snapshot is None else self.snapshots[snapshot])
+
     def ray_timeline(self) -> tuple[attractors.RayClassification, list[attractors.Event]]:
         """The state of every ray over the history and its changes
         (:func:`meanfield.attractors.ray_timeline`)."""

@@ -96,7 +96,7 @@ def test_printed_lemma2_disagrees_often():
         live = ~(cls.dead_below | cls.dead_above)
         disagree += np.count_nonzero((printed != (cls.positive != CROSSING))[live])
         total += live.sum()
-    assert disagree / total > 0.3  # the conventions note measured about 60% of cases
+    assert disagree / total > 0.3  # about half of the cases (docs/conventions.md)
 
 
 def test_margin_sign_and_jump():

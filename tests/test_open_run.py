@@ -131,3 +131,18 @@ def test_opening_what_is_not_a_run_is_one_error(tmp_path):
     with pytest.raises(FileError, match="no run file"):
         mf.open_run(tmp_path)
     assert cli.main(["plot", str(tmp_path)]) == 2
+
+
+def test_reports_and_figures_of_a_snapshot(tmp_path, capsys):
+    folder = make_run(tmp_path / "run", METHODS["particles"])
+    capsys.readouterr()
+    assert cli.main(["attractors", str(folder), "--snapshot", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "mass at t = 1:" in text
+    run = mf.open_run(folder)
+    assert run.attractor_report(snapshot=1) == text.rstrip("\n").split("\n")
+    assert run.attractor_report() != run.attractor_report(snapshot=0)
+    assert cli.main(["plot", str(folder), "--snapshot", "-1", "--out", str(tmp_path / "figures")]) == 0
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 5
+    assert cli.main(["plot", str(folder), "--snapshot", "4"]) == 2
+    assert "has 4 snapshots" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Full parameters <-> canonical particles <-> uv-plane (conventions note, 'Full parameters')."""
+"""Full parameters <-> canonical particles <-> uv-plane (docs/conventions.md, 'Full parameters')."""
 import numpy as np
 import pytest
 from hypothesis import given

@@ -1,4 +1,4 @@
-"""Boundary angles, arcs and active sets, against the definitions (conventions note, 'Regions')."""
+"""Boundary angles, arcs and active sets, against the definitions (docs/conventions.md, 'Boundary rays')."""
 import numpy as np
 import pytest
 from hypothesis import given

@@ -4,7 +4,7 @@ Each claim runs an experiment, measures one number and compares it with a thresh
 writes ``DIR/REPORT.md`` (claim, where in the paper, measured, threshold, result, figure) and the
 figures beside it, and exits non-zero when a claim fails. ``--quick`` uses fewer particles, cases
 and seeds with the thresholds given in each claim (loosened only where the statistics demand it).
-Where the paper's printed statement and the measurement disagree (see the conventions note), the
+Where the paper's printed statement and the measurement disagree (see docs/conventions.md), the
 report shows the printed form failing and the corrected one passing.
 
 Claims: Lemma 3, Proposition 4 and its two limits, Proposition 1, condition (14) / Lemma 2
@@ -128,7 +128,7 @@ def proposition4(quick, out):
     cr, ct = mref.velocity(samples, r0, theta0)
     scale = (m / alpha) ** 2 * big / m
     error = float(max(np.abs(vr - scale * cr).max() / np.abs(scale * cr).max(), np.abs(vt - scale * ct / r0**2).max() / np.abs(scale * ct / r0**2).max()))
-    rows.append(Outcome("delta -> +inf is the uv-plane metric diag(1, 1/r^2) (not the cylinder's)", "Proposition 4 (limit; conventions note)",
+    rows.append(Outcome("delta -> +inf is the uv-plane metric diag(1, 1/r^2) (not the cylinder's)", "Proposition 4 (limit; docs/conventions.md)",
                         error, "relative error < 1e-6", error < 1e-6))
     return rows
 
@@ -196,7 +196,7 @@ def condition14(quick, out):
     return [Outcome("two-sided condition (14) = one-sided field (attractor or repulsor vs crossing)", "condition (14), Lemma 2 corrected",
                     share_two, "agreement = 1", share_two == 1.0, figure, f"{total} rays"),
             Outcome("Lemma 2 as printed (left inequality only) = one-sided field", "Lemma 2 as printed", share_printed,
-                    "agreement = 1 (expected to fail: see the conventions note)", share_printed == 1.0, figure,
+                    "agreement = 1 (expected to fail: see docs/conventions.md)", share_printed == 1.0, figure,
                     "printed statement: the report shows it failing, the two-sided form above passing")]
 
 
@@ -312,7 +312,7 @@ def run(quick=False, out="paper", only=None, say=print):
         figure = f"![{row.figure}]({row.figure})" if row.figure else ""
         note = f" ({row.note})" if row.note else ""
         lines.append(f"| {cell(row.claim + note)} | {cell(row.where)} | {row.measured:.4g} | {cell(row.threshold)} | {'pass' if row.passed else 'FAIL'} | {figure} |")
-    lines += ["", "Expected failures are the paper's printed statements that the conventions note corrects; they are listed and do",
+    lines += ["", "Expected failures are the paper's printed statements that docs/conventions.md corrects; they are listed and do",
               "not fail the command."]
     (out / "REPORT.md").write_text("\n".join(lines) + "\n")
     say(f"report: {out / 'REPORT.md'} ({wall:.0f} s)")

@@ -23,7 +23,7 @@ from .trig import sincos_block
 @kernel(inline=True)
 def sign(v):
     """sign(v) with sign(0) = 0, as in the TV subgradient."""
-    return (v > 0) - (v < 0)
+    return int(v > 0) - int(v < 0)
 
 
 @kernel(inline=True)

@@ -10,6 +10,10 @@ results by selects, not branches. Accuracy (tests/test_trig.py, against long dou
 [-8 pi, 8 pi] and next to every zero): within 2 ulp of the result (1.6 measured). Valid for
 |t| < 1e5 (beyond, the reduction loses digits): the kernels pass angles reduced to [0, 2 pi).
 """
+import math
+from fractions import Fraction
+
+import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
@@ -35,8 +39,16 @@ C5 = 2.08757232129817482790e-09
 C6 = -1.13596475577881948265e-11
 
 
+def _fma_in_python(a, b, c):
+    """a * b + c rounded once, in exact rational arithmetic (the fallback when numba's JIT is
+    disabled, NUMBA_DISABLE_JIT=1, and the kernels run as Python for a debugger or coverage)."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return a * b + c
+    return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+
+
 @intrinsic
-def fma(typingctx, a, b, c):
+def _fma_intrinsic(typingctx, a, b, c):
     """a * b + c rounded once (LLVM's llvm.fma: one instruction where the processor has FMA, a
     correctly rounded library call where it has not; the same bits either way)."""
     if not (isinstance(a, types.Float) and a == b == c):
@@ -48,6 +60,9 @@ def fma(typingctx, a, b, c):
         return builder.call(fn, args)
 
     return a(a, b, c), codegen
+
+
+fma = _fma_in_python if numba.config.DISABLE_JIT else _fma_intrinsic  # type: ignore[attr-defined]
 
 
 @kernel(inline=True)
