@@ -178,8 +178,9 @@ def ray_timeline(samples: Samples, rho_history: ArrayLike, t: ArrayLike) -> tupl
     return cls, events
 
 
-def ray_mass(samples: Samples, r: ArrayLike, theta: ArrayLike, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Share of particles within angle eps of each ray, by sign of r: arrays (2s,), (2s,).
+def ray_mass(samples: Samples, r: ArrayLike, theta: ArrayLike, eps: float) -> np.ndarray:
+    """Share of particles within angle eps of each ray by sign of r, shape (2s, 2): row k is the
+    ray at ``samples.regions.angles[k]``, column 0 r > 0, column 1 r <= 0.
 
     The share is the particle count over m (the mass of the empirical measure mu). O(m log m + s).
     """
@@ -189,7 +190,7 @@ def ray_mass(samples: Samples, r: ArrayLike, theta: ArrayLike, eps: float) -> tu
     positive = np.asarray(r) > 0
     pos = _count_in_windows(np.sort(theta[positive]), reg.angles, eps)
     neg = _count_in_windows(np.sort(theta[~positive]), reg.angles, eps)
-    return pos / theta.size, neg / theta.size
+    return np.stack([pos, neg], axis=1) / theta.size
 
 
 def _count_in_windows(sorted_theta, centres, eps):
@@ -228,7 +229,7 @@ def concentration_report(samples, rho_history, start, end, eps=1e-3):
             rows.append(
                 dict(
                     ray=k, sample=int(cls.sample[k]), angle=float(cls.angle[k]), sign=sign, final=str(states[-1, k]),
-                    ever=bool((states[:, k] == ATTRACTOR).any()), mass_start=float(before[which][k]), mass_end=float(after[which][k]),
+                    ever=bool((states[:, k] == ATTRACTOR).any()), mass_start=float(before[k, which]), mass_end=float(after[k, which]),
                 )
             )
     return rows

@@ -114,7 +114,7 @@ class Evolution:
         ray; the sliding methods and the histogram, which hold mass on the ray itself, give that
         mass (``eps`` is then not used)."""
         r, theta = self.canonical()
-        return np.stack(attractors.ray_mass(self.samples, r, theta, eps), axis=1)
+        return attractors.ray_mass(self.samples, r, theta, eps)
 
     def network(self, x: ArrayLike) -> np.ndarray:
         """f(x) of the current state at the points ``x`` (any shape of floats, O(m + n))."""

@@ -391,16 +391,15 @@ class HistogramSolver(Evolution):
         zero = float(self.zero_mass.sum())
         return dict(grid=cells, rays=rays, zero=zero, outflow=self.outflow, total=cells + rays + zero + self.outflow, initial=self.initial_mass)
 
-    def ray_mass_by_sign(self):
-        """Mass on each distinct ray for r > 0 and r < 0: two arrays (n_rays,)."""
+    def mass_on_distinct_rays(self):
+        """Mass on each distinct ray (``grid.ray_angle``) for r > 0 and r < 0, shape (n_rays, 2)."""
         positive = self.grid.rc > 0
-        return self.mass_rays[positive].sum(axis=0), self.mass_rays[~positive].sum(axis=0)
+        return np.stack([self.mass_rays[positive].sum(axis=0), self.mass_rays[~positive].sum(axis=0)], axis=1)
 
     def ray_mass(self, eps=None):
         """Mass carried on each boundary ray by sign of r, (2s, 2) (see
         :meth:`solvers.evolution.Evolution.ray_mass`; ``eps`` is not used)."""
-        index = np.searchsorted(self.grid.ray_angle, self.samples.regions.angles)
-        return np.stack([by_sign[index] for by_sign in self.ray_mass_by_sign()], axis=1)
+        return self.mass_on_distinct_rays()[np.searchsorted(self.grid.ray_angle, self.samples.regions.angles)]
 
     def _atoms_with_direction(self):
         """Cells and rays as atoms (r, theta, weight) with the direction d each stands for: the

@@ -15,8 +15,6 @@ from meanfield.h5io import FileError, peek_schema, read_file
 from .runfolder import CHECKPOINT, RUN, SCHEMA_VERSION, SNAPSHOT, state_from_contents
 from .runs import Sweep, open_run
 
-FIGURES = ("network.png", "uv.png", "density.png", "residuals.png", "rays.png")
-
 
 def write_figures(run, out=None, state=None):
     """The run's figures as PNGs in ``out`` (default: the run folder); returns their paths.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -31,6 +31,8 @@ from .histogram import HistogramSolver
 from .history import History
 from .particles import FullParticleSolver, ParticleSolver
 from .runfolder import Checkpoint, RunFolder
+
+Item = TypeVar("Item")
 
 SOLVERS: dict[str, type[Evolution]] = {cls.KIND: cls for cls in (ParticleSolver, FullParticleSolver, HistogramSolver)}
 """The solver class of each kind named in files."""
@@ -109,9 +111,42 @@ class Snapshot:
         return params.knots(np.asarray(theta)[np.asarray(weight) > 0])
 
 
-class Snapshots(Sequence):
+class _Lazy(Sequence[Item]):
+    """A sequence whose items are made when asked for: indexing (negative too), slices (lists)
+    and iteration over ``_item(k)``, 0 <= k < len."""
+
+    what = "item"
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _item(self, k: int) -> Item:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Item]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self)))]
+        k = int(i)
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"{self.what} {i} of {len(self)}")
+        return self._item(k % len(self))
+
+    def __iter__(self) -> Iterator[Item]:
+        return (self._item(k) for k in range(len(self)))
+
+
+class Snapshots(_Lazy[Snapshot]):
     """The snapshots of a run, oldest first: ``len``, indexing (negative too), iteration and
-    :meth:`at`. Nothing is read until a snapshot's ``state`` is asked for."""
+    :meth:`at`; arrays ``t`` and ``step`` of all of them. Nothing is read until a snapshot's
+    ``state`` is asked for."""
+
+    what = "snapshot"
 
     def __init__(self, run: Run, index: list[tuple[float, int]]):
         self._run = run
@@ -121,23 +156,8 @@ class Snapshots(Sequence):
     def __len__(self) -> int:
         return self.t.size
 
-    @overload
-    def __getitem__(self, i: int) -> Snapshot: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Snapshot]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k = int(i)
-        if not -len(self) <= k < len(self):
-            raise IndexError(f"snapshot {i} of a run with {len(self)} snapshots")
-        k %= len(self)
+    def _item(self, k: int) -> Snapshot:
         return Snapshot(self._run, k, self.t[k], self.step[k])
-
-    def __iter__(self) -> Iterator[Snapshot]:
-        return (self[k] for k in range(len(self)))
 
     def at(self, t: float) -> Snapshot:
         """The snapshot whose time is nearest ``t`` (the earlier one at a tie)."""
@@ -233,7 +253,7 @@ class Run:
         return attractors.ray_timeline(self.samples, self.history.rho, self.history.t)
 
 
-class Sweep(Sequence):
+class Sweep(_Lazy[Run]):
     """A sweep folder, read-only: a sequence of its runs (:class:`Run`, in run order) and
     ``summary``, the table of summary.h5 as a dict of column arrays (``index``, ``folder``, the
     swept keys, ``status``, ``t``, ``step``, ``loss``, ``max_abs_rho``, ``wall_s``, and ``rho``
@@ -248,22 +268,13 @@ class Sweep(Sequence):
         self.summary = {name.split("/", 1)[1]: np.asarray(value) for name, value in arrays.items() if name.startswith("runs/")}
         self.summary = {k: (v.astype(str) if v.dtype.kind in "SO" else v) for k, v in self.summary.items()}
 
+    what = "run"
+
     def __len__(self) -> int:
         return len(self.summary["folder"])
 
-    @overload
-    def __getitem__(self, i: int) -> Run: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Run]: ...
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        return Run(self.path / str(self.summary["folder"][i]))
-
-    def __iter__(self) -> Iterator[Run]:
-        return (self[k] for k in range(len(self)))
+    def _item(self, k: int) -> Run:
+        return Run(self.path / str(self.summary["folder"][k]))
 
     def to_xarray(self):
         """The summary as an :class:`xarray.Dataset` over dim ``run`` (rho over (run, sample))."""

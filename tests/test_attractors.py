@@ -139,7 +139,7 @@ def test_ray_mass_counts_particles_near_rays():
     phi = samples.regions.angles
     theta = np.concatenate([phi[:1] + 1e-4, phi[:1] - 1e-4, phi[1:2] + 0.5, [phi[0] + 2 * np.pi - 1e-5]])
     r = np.array([1.0, -1.0, 1.0, 2.0])
-    pos, neg = ray_mass(samples, r, theta, eps=1e-3)
+    pos, neg = ray_mass(samples, r, theta, eps=1e-3).T
     assert pos[0] == pytest.approx(2 / 4) and neg[0] == pytest.approx(1 / 4)
     assert pos[1:].sum() == 0 and neg[1:].sum() == 0
 
@@ -152,8 +152,8 @@ def test_mass_gathers_only_where_the_detector_called_attractors():
     solver = solvers.ParticleSolver(samples, r, theta, dt=0.01, record_every=5).run(t_end=20.0)
     cls = classify_rays(samples, solver.history.rho)
     eps = 1e-3
-    start = ray_mass(samples, r, theta, eps)
-    end = ray_mass(samples, solver.r, solver.theta, eps)
+    start = ray_mass(samples, r, theta, eps).T
+    end = ray_mass(samples, solver.r, solver.theta, eps).T
     for sign, before, after in ((1, start[0], end[0]), (-1, start[1], end[1])):
         ever = (cls.state(sign) == ATTRACTOR).any(axis=0)
         gathered = after > before + 0.01

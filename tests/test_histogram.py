@@ -62,7 +62,7 @@ def test_ray_mass_sits_on_attractors_for_its_sign(samples):
     hist = solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=60, n_theta=120, r_max=3.0, record_every=1).run(t_end=6.0)
     cls = classify_rays(samples, hist.history.rho)
     distinct = np.unique(samples.regions.angles)
-    by_sign = dict(zip((1, -1), hist.ray_mass_by_sign()))
+    by_sign = dict(zip((1, -1), hist.mass_on_distinct_rays().T))
     for sign in (1, -1):
         ever = (cls.state(sign) == ATTRACTOR).any(axis=0)
         ever_by_angle = np.array([ever[samples.regions.angles == a].any() for a in distinct])
@@ -95,7 +95,7 @@ def test_ray_mass_matches_particle_mass_near_rays(samples):
     hist = solvers.HistogramSolver(samples, gaussian_uniform_density, n_r=160, n_theta=320, r_max=3.0).run(t_end=4.0)
     distinct, first = np.unique(samples.regions.angles, return_index=True)
     near = ray_mass(samples, particles.r, particles.theta, eps=0.02)
-    for on_rays, by_particles in zip(hist.ray_mass_by_sign(), near):
+    for on_rays, by_particles in zip(hist.mass_on_distinct_rays().T, near.T):
         big = on_rays > 0.02
         assert big.any()
         np.testing.assert_allclose(on_rays[big], by_particles[first][big], rtol=0.35)

@@ -146,3 +146,24 @@ def test_reports_and_figures_of_a_snapshot(tmp_path, capsys):
     assert len(list((tmp_path / "figures").glob("*.png"))) == 5
     assert cli.main(["plot", str(folder), "--snapshot", "4"]) == 2
     assert "has 4 snapshots" in capsys.readouterr().err
+
+
+def test_the_gallery_script_opens_runs_of_three_methods():
+    """docs/examples/plot_open_run.py, the gallery's version of this file: every snapshot of an
+    Euler, a sliding and a histogram run continued to the next gives its bits, and the sliding
+    particles hold the histogram's mass on the rays."""
+    import runpy
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    namespace = runpy.run_path(str(Path(__file__).parents[1] / "docs" / "examples" / "plot_open_run.py"))
+    plt.close("all")
+    assert len(namespace["same"]) == 9 and all(namespace["same"].values())
+    masses = namespace["masses"]
+    assert masses["sliding"].shape == masses["histogram"].shape == (4, 16, 2)
+    np.testing.assert_allclose(masses["sliding"][-1], masses["histogram"][-1], atol=0.02)
+    assert masses["sliding"][-1].sum() > 0.4

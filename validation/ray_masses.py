@@ -2,7 +2,7 @@
 ray-masses``).
 
 On each validation case of :mod:`validation.mean_field_limit`, the histogram solver carries the
-mass that collects on boundary rays explicitly (``ray_mass_by_sign``), and sliding particles
+mass that collects on boundary rays explicitly (``mass_on_distinct_rays``), and sliding particles
 (``ParticleSolver(method="sliding-heun")`` by default) sit exactly on rays (``ray_mass``). Both are read at the
 case's record times (mean-field clock) per distinct ray and sign of r; the report gives, over time,
 the largest gap between the seed mean of the particles and the histogram beside the seed-to-seed
@@ -49,7 +49,7 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         for t in times:
             if t > 0:
                 hist.run(t_end=float(t))
-            on_grid.append(np.stack(hist.ray_mass_by_sign(), axis=1))
+            on_grid.append(hist.mass_on_distinct_rays())
         on_grid = np.array(on_grid)
         wall_hist = time.perf_counter() - began
         sliding, near = [], []
@@ -62,7 +62,7 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
                 if t > 0:
                     particles.run(t_end=float(t))
                 rows.append(_by_ray(samples, angles, particles.ray_mass()))
-                close.append(_by_ray(samples, angles, np.stack(near_ray_mass(samples, particles.r, particles.theta, 1e-3), axis=1)))
+                close.append(_by_ray(samples, angles, near_ray_mass(samples, particles.r, particles.theta, 1e-3)))
             sliding.append(rows)
             near.append(close)
         sliding, near = np.array(sliding), np.array(near)
