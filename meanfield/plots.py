@@ -177,7 +177,8 @@ def plot_density(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None =
 
     ``obj``: anything with ``samples`` and ``atoms()`` (a solver, a snapshot), or samples with
     explicit ``r, theta``. Atoms are binned with their weights in ``bins`` (theta, r) cells over
-    |r| <= r_max (default: the largest |r| carrying mass). Atoms that sit exactly on a boundary
+    |r| <= r_max (default: the largest |r| carrying mass); atoms on a lattice (the cell centres of
+    a histogram solver) are binned on their own lattice instead, one bin per cell. Atoms that sit exactly on a boundary
     ray (the sliding methods' particles on rays, the histogram's ray masses) are not spread over
     a cell: they are drawn as dots on their ray, one per r-bin, of area proportional to mass.
     """
@@ -194,7 +195,9 @@ def plot_density(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None =
     at = np.clip(np.searchsorted(rays, theta), 0, rays.size - 1)
     on_ray = carrying & (rays[at] == theta)
     free = carrying & ~on_ray
-    counts, theta_faces, r_faces = np.histogram2d(theta[free], r[free], bins=bins, range=[[0, 2 * np.pi], [-r_max, r_max]], weights=weight[free])
+    edges = [_lattice_edges(theta[free]), _lattice_edges(r[free])]
+    edges = [found if found is not None else np.linspace(lo, hi, n + 1) for found, lo, hi, n in zip(edges, (0, -r_max), (2 * np.pi, r_max), bins)]
+    counts, theta_faces, r_faces = np.histogram2d(theta[free], r[free], bins=edges, weights=weight[free])
     density = counts.T / (np.diff(theta_faces)[None, :] * np.diff(r_faces)[:, None])
     positive = density[density > 0]
     norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4), vmax=positive.max()) if positive.size else None
@@ -213,6 +216,16 @@ def plot_density(obj: Any, r: ArrayLike | None = None, theta: ArrayLike | None =
     ax.set_xlabel("theta")
     ax.set_ylabel("r")
     return ax
+
+
+def _lattice_edges(values, most=2000):
+    """Bin edges midway between the distinct values when the atoms sit on a lattice (a grid's
+    cell centres: at most ``most`` distinct values, each shared by several atoms), else None."""
+    distinct = np.unique(values)
+    if not (2 <= distinct.size <= min(most, values.size // 4)):
+        return None
+    middle = (distinct[1:] + distinct[:-1]) / 2
+    return np.concatenate([[2 * distinct[0] - middle[0]], middle, [2 * distinct[-1] - middle[-1]]])
 
 
 def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:

@@ -92,10 +92,13 @@ def test_density_of_particles_and_of_the_histogram(solver, tmp_path):
     plt.close(ax.figure)
     density = lambda r, th: np.exp(-(r**2) / 0.5) / np.sqrt(0.5 * np.pi) / (2 * np.pi) + 0 * th  # noqa: E731
     hist = solvers.HistogramSolver(solver.samples, density, n_r=30, n_theta=60, r_max=3.0, tv=0.05).run(t_end=3.0)
-    ax = plots.plot_density(hist, bins=(60, 30))
-    r, _, weight = hist.atoms()
-    area = (2 * np.pi / 60) * (2 * np.abs(r[weight > 0]).max() / 30)
-    assert np.nansum(ax.collections[0].get_array()) * area == pytest.approx(hist.mass()["grid"])
+    ax = plots.plot_density(hist)
+    mesh = ax.collections[0]
+    corners = mesh.get_coordinates()  # (n_r + 1, n_theta + 1, 2): the cells are the grid's own
+    assert corners.shape[:2] == (hist.grid.rc.size + 1, hist.grid.faces.size + 1)
+    np.testing.assert_allclose(corners[:, 0, 1][1:-1], (hist.grid.rc[1:] + hist.grid.rc[:-1]) / 2)
+    areas = np.diff(corners[0, :, 0])[None, :] * np.diff(corners[:, 0, 1])[:, None]
+    assert np.nansum(np.reshape(mesh.get_array(), areas.shape) * areas) == pytest.approx(hist.mass()["grid"])
     labels = ax.get_legend_handles_labels()[1]
     assert hist.mass()["rays"] > 0.01 and labels == [f"mass on rays: {hist.mass()['rays']:.3f}"]
     ax.figure.savefig(tmp_path / "density.png")
