@@ -45,6 +45,17 @@ def test_the_mp4_has_a_frame_per_snapshot(run_folder):
     assert frames == 4
 
 
+def test_a_histogram_run_animates(tmp_path):
+    folder = tmp_path / "hist"
+    args = ["run", "--out", str(folder)]
+    for item in ["solver.kind='histogram'", "n_r=20", "n_theta=80", "t_end=2", "snapshots=1.0", "progress=false", "figures=false"]:
+        args += ["--set", item]
+    assert cli.main(args) == 0
+    assert cli.main(["animate", str(folder), "--out", str(tmp_path / "hist.gif")]) == 0
+    with Image.open(tmp_path / "hist.gif") as gif:
+        assert gif.n_frames == 3
+
+
 def test_bad_requests_are_one_line(run_folder, tmp_path, capsys):
     assert cli.main(["animate", str(run_folder), "--out", str(tmp_path / "movie.avi")]) == 2
     assert cli.main(["animate", str(run_folder), "--fps", "0"]) == 2

@@ -121,6 +121,8 @@ def test_a_sweep_folder_opens_as_its_runs_and_summary(tmp_path):
     for k, run in enumerate(sweep):
         assert run.config["init"]["m"] == [300, 600][k]
         np.testing.assert_array_equal(run.history.rho[-1], sweep.summary["rho"][k])
+    table = sweep.to_xarray()
+    assert table["rho"].dims == ("run", "sample") and list(table["init.m"].values) == [300, 600]
 
 
 def test_opening_what_is_not_a_run_is_one_error(tmp_path):
