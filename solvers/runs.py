@@ -4,13 +4,13 @@ Reading never writes to the folder. A run folder (see :mod:`solvers.runfolder`) 
 :class:`Run`; a sweep folder (one holding ``summary.h5``) opens as a :class:`Sweep`, a sequence
 of runs with the sweep's summary as a table.
 
-Example
--------
->>> run = open_run("runs/default-20261204-101500")          # doctest: +SKIP
->>> run.history.to_xarray()                                 # doctest: +SKIP
->>> snap = run.snapshots.at(50.0)                           # the snapshot nearest t = 50
->>> snap.ray_mass()                                         # (2s, 2): mass on each ray, by sign of r
->>> solver = run.solver(snapshot=0)                         # continue it, evaluate it
+Example::
+
+    run = open_run("runs/a")
+    run.history.to_xarray()              # rho over (time, sample), loss, energy
+    snap = run.snapshots.at(50.0)        # the snapshot nearest t = 50
+    snap.ray_mass()                      # (2s, 2): mass on each ray, by sign of r
+    solver = run.solver(snapshot=0)      # continue it, evaluate it
 """
 from __future__ import annotations
 
