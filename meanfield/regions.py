@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from .samples import Samples
 
 from .kernels.arcs import TWO_PI, ArcTable, bucket_table, locate_many
 
@@ -56,7 +60,7 @@ class Regions:
         {j >= s - count}) of the sorted samples; every active set is one or the other.
     """
 
-    def __init__(self, samples):
+    def __init__(self, samples: Samples):
         s = samples.s
         on, off = boundary_angles(samples.x)
         angles = np.concatenate([on, off])
@@ -106,7 +110,7 @@ class Regions:
         """Angular length of each arc (radians); zero for arcs between equal angles."""
         return np.diff(np.append(self.angles, self.angles[0] + TWO_PI))
 
-    def locate(self, theta):
+    def locate(self, theta: ArrayLike) -> np.ndarray:
         """Arc index of each angle (radians, any real value; reduced mod 2 pi)."""
         theta = np.asarray(theta)
         out = np.empty(theta.shape, dtype=np.int64)

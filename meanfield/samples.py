@@ -1,7 +1,11 @@
 """Training samples (x_j, y_j) of a univariate least-squares fit."""
+from __future__ import annotations
+
+import os
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 class Samples:
@@ -25,7 +29,7 @@ class Samples:
     ``xt`` is the (s, 2) array of lifted inputs xt_j = (x_j, 1) of the paper.
     """
 
-    def __init__(self, x, y):
+    def __init__(self, x: ArrayLike, y: ArrayLike):
         x = _as_vector(x, "x")
         y = _as_vector(y, "y")
         if x.size != y.size:
@@ -65,7 +69,7 @@ class Samples:
         return SampleArcs(self.x, self.y, reg.arc_on, reg.arc_off, reg.arc_count, reg.arc_prefix)
 
     @classmethod
-    def from_csv(cls, path):
+    def from_csv(cls, path: str | os.PathLike) -> Samples:
         """Read samples from a two-column text file ``x, y`` (``#`` starts a comment)."""
         try:
             table = np.loadtxt(path, delimiter=",", comments="#", ndmin=2)
@@ -79,7 +83,7 @@ class Samples:
         return f"Samples(s={self.s}, x in [{self.x[0]:g}, {self.x[-1]:g}])"
 
 
-def _as_vector(values, name):
+def _as_vector(values: ArrayLike, name: str) -> np.ndarray:
     try:
         arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError) as err:

@@ -5,16 +5,21 @@ Runs draw their particles with :func:`by_blocks`: block b of BLOCK consecutive p
 its own generator, so any process can draw any range of particles alone, and a run's particles do
 not depend on how many MPI ranks share them.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from meanfield import params
 
 
-def _rng(rng):
+def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-def gaussian_uniform(m, *, sigma=1.0, rng=None, dtype=np.float64):
+def gaussian_uniform(m: int, *, sigma: float = 1.0, rng: int | np.random.Generator | None = None, dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Canonical particles with r ~ N(0, sigma^2) and theta ~ U[0, 2 pi), independent.
 
     Returns (r, theta) of the given dtype (float32 for very large m).
@@ -26,14 +31,14 @@ def gaussian_uniform(m, *, sigma=1.0, rng=None, dtype=np.float64):
     return r.astype(dtype, copy=False), theta.astype(dtype, copy=False)
 
 
-def gaussian_uniform_density(sigma=1.0):
+def gaussian_uniform_density(sigma: float = 1.0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The law of :func:`gaussian_uniform` as a density w.r.t. dr dtheta (for the histogram solver):
     exp(-r^2 / 2 sigma^2) / (sqrt(2 pi) sigma 2 pi), a vectorised function of (r, theta)."""
     scale = 1.0 / (np.sqrt(2 * np.pi) * sigma * 2 * np.pi)
     return lambda r, theta: scale * np.exp(-0.5 * (r / sigma) ** 2) + 0.0 * theta
 
 
-def biweight_cosine(m, *, width=1.5, rng=None):
+def biweight_cosine(m: int, *, width: float = 1.5, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Canonical particles with r = width (2B - 1), B ~ Beta(3, 3), i.e. the density
     (15 / 16 width) (1 - (r / width)^2)^2 on |r| < width, and theta independent with density
     (1 + cos(theta) / 2) / (2 pi) (rejection sampling against the uniform law): a smooth law
@@ -51,7 +56,7 @@ def biweight_cosine(m, *, width=1.5, rng=None):
     return r, theta
 
 
-def biweight_cosine_density(width=1.5):
+def biweight_cosine_density(width: float = 1.5) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The law of :func:`biweight_cosine` as a density w.r.t. dr dtheta."""
     def density(r, theta):
         u = r / width
@@ -63,7 +68,7 @@ def biweight_cosine_density(width=1.5):
 BLOCK = 1 << 16
 
 
-def by_blocks(draw, m, seed, lo=0, hi=None):
+def by_blocks(draw: Callable[[int, np.random.Generator], tuple[np.ndarray, ...]], m: int, seed: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, ...]:
     """Particles [lo, hi) of m (default: all) drawn block by block.
 
     Block b holds the particles [b BLOCK, (b + 1) BLOCK) and is ``draw(n, rng)`` (a tuple of arrays
@@ -82,10 +87,12 @@ def by_blocks(draw, m, seed, lo=0, hi=None):
         a, z = max(lo, start), min(hi, stop)
         for dest, part in zip(out, parts):
             dest[a - lo:z - lo] = part[a - start:z - start]
+    if out is None:
+        raise ValueError(f"particles [{lo}, {hi}): an empty range")
     return out
 
 
-def pytorch_default(m, *, alpha=1.0, rng=None, size=None):
+def pytorch_default(m: int, *, alpha: float = 1.0, rng: int | np.random.Generator | None = None, size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full parameters (a, b, c) of a 1-m-1 network initialised by PyTorch's ``nn.Linear`` rule.
 
     ``nn.Linear(fan_in, fan_out)`` draws its weight by ``kaiming_uniform_(a=sqrt(5))``, i.e.
@@ -106,6 +113,6 @@ def pytorch_default(m, *, alpha=1.0, rng=None, size=None):
     return a, b, c
 
 
-def given_delta(r, theta, delta, *, alpha):
+def given_delta(r: ArrayLike, theta: ArrayLike, delta: ArrayLike, *, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full parameters (a, b, c) with the given canonical particles and invariants delta_i."""
     return params.from_canonical(r, theta, delta, alpha)

@@ -10,9 +10,16 @@ Protocol (all optional, see :class:`Observer`): ``start(solver)`` before the fir
 ``step(solver)`` after each step (return a reason string to stop the run), ``finish(solver, reason)``
 when the run ends normally or is stopped, ``close()`` always, last.
 """
+from __future__ import annotations
+
 import math
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .history import History
 
 
 class Cadence:
@@ -24,7 +31,7 @@ class Cadence:
     default :func:`time.monotonic`) is what wall-clock cadences read: MPI ranks pass rank 0's.
     """
 
-    def __init__(self, steps=None, t=None, seconds=None, clock=None):
+    def __init__(self, steps: int | None = None, t: float | None = None, seconds: float | None = None, clock: Callable[[], float] | None = None):
         given = [v for v in (steps, t, seconds) if v is not None]
         if len(given) > 1:
             raise ValueError("a cadence takes one of steps, t and seconds")
@@ -76,7 +83,7 @@ class Cadence:
 class Observer:
     """Base class: a cadence and four hooks that do nothing."""
 
-    def __init__(self, cadence=None):
+    def __init__(self, cadence: Cadence | None = None):
         self.cadence = cadence or Cadence()
 
     def start(self, solver):
@@ -97,7 +104,7 @@ class HistoryRecorder(Observer):
     """Records (t, step, rho, energy) into a :class:`solvers.History` on its cadence, at the start of a
     run whose history is empty, and at the end of a run that was not interrupted."""
 
-    def __init__(self, history, cadence):
+    def __init__(self, history: History, cadence: Cadence):
         super().__init__(cadence)
         self.history = history
 
@@ -119,7 +126,7 @@ class DivergenceGuard(Observer):
     """Stops a run whose state is no longer finite or whose data loss grew past ``factor`` times
     the largest of its value at the start and ``floor`` (raises :class:`DivergenceError`)."""
 
-    def __init__(self, factor=None, floor=1.0, cadence=None):
+    def __init__(self, factor: float | None = None, floor: float = 1.0, cadence: Cadence | None = None):
         super().__init__(cadence or Cadence(steps=1))
         if factor is not None and not factor > 1:
             raise ValueError(f"the loss blow-up factor must be > 1, got {factor}")
@@ -145,7 +152,7 @@ class DivergenceGuard(Observer):
 class LossBelow(Observer):
     """Stops the run once the data loss 1/2 |rho|^2 is below ``value`` (checked on its cadence)."""
 
-    def __init__(self, value, cadence=None):
+    def __init__(self, value: float, cadence: Cadence | None = None):
         super().__init__(cadence or Cadence(steps=1))
         self.value = float(value)
 
@@ -161,7 +168,7 @@ class ProgressBar(Observer):
     clock (log files stay readable). Totals are printed with 6 significant digits.
     """
 
-    def __init__(self, t_end=None, steps=None, stream=None, seconds=10.0):
+    def __init__(self, t_end: float | None = None, steps: int | None = None, stream: TextIO | None = None, seconds: float = 10.0):
         super().__init__(Cadence(seconds=seconds))
         self.t_end, self.steps = t_end, steps
         self.stream = stream or sys.stderr

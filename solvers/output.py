@@ -5,7 +5,9 @@ step k always finds every history record up to k in the run file; resuming from 
 came after. In a run sharded over MPI ranks every rank calls them (the state is gathered, a
 collective) and rank 0 alone writes.
 """
-from .observers import INTERRUPTED, Observer
+from __future__ import annotations
+
+from .observers import INTERRUPTED, Cadence, Observer
 
 
 class RunRecord:
@@ -30,7 +32,7 @@ class SnapshotWriter(Observer):
     """Writes the state to ``snapshots/`` on its cadence, and at the end of a run that was not
     interrupted."""
 
-    def __init__(self, record, cadence):
+    def __init__(self, record: RunRecord, cadence: Cadence):
         super().__init__(cadence)
         self.record = record
 
@@ -56,7 +58,7 @@ class Checkpointer(Observer):
     """Writes a checkpoint on its cadence and at the end (also of an interrupted run), keeping the
     ``keep`` newest."""
 
-    def __init__(self, record, cadence, keep):
+    def __init__(self, record: RunRecord, cadence: Cadence, keep: int):
         super().__init__(cadence)
         self.record = record
         self.keep = int(keep)
