@@ -1,8 +1,8 @@
 """Reading and writing model data as self-describing, verified HDF5 files.
 
-Every file written here is written atomically (a temporary file in the same folder, flushed,
-fsync'ed, then renamed over the target, and the folder fsync'ed), so a reader sees either the old
-file or the new one, never a half-written one, whatever kills the writer. Each file carries
+Every file written here is written atomically (built in memory, then a temporary file in the same
+folder written, fsync'ed, renamed over the target, and the folder fsync'ed), so a reader sees either the old file or the new one, never a half-written one, whatever
+kills the writer; a write that fails (a full disk) is one :class:`WriteError` and leaves nothing. Each file carries
 
 - ``schema`` and ``schema_version`` attributes naming its layout, and ``meanfield_version``;
 - datasets in chunks with HDF5's Fletcher-32 checksum filter (and gzip where asked), so any HDF5
@@ -14,6 +14,7 @@ Files are described by two flat dicts: ``arrays`` maps dataset paths ("state/r")
 ``attrs`` maps group paths ("/" for the file, "state") to dicts of scalars (str, int, float, bool).
 """
 import hashlib
+import io
 import json
 import os
 import time
@@ -23,12 +24,28 @@ import numpy as np
 
 ROOT = "/"
 _CHUNK_BYTES = 1 << 20  # 1 MiB chunks: large enough to stream, small enough to localise damage
+_WRITE_BYTES = 1 << 26  # bytes per os.write call
 
 
 class FileError(ValueError):
     """A file that cannot be used: missing, truncated, corrupted, foreign or of a newer schema.
 
     The message is one line that names the file and the problem."""
+
+
+class WriteError(OSError):
+    """A file could not be written (a full disk, a quota, an I/O error, a read-only folder); the
+    message is one line naming the file and the operating system's error. Nothing half-written
+    is left behind: the file is as it was before."""
+
+    def __init__(self, path, error, hint=""):
+        super().__init__(error.errno, error.strerror, str(path))
+        self.path = Path(path)
+        self.hint = hint
+
+    def __str__(self):
+        text = f"cannot write {self.path}: {self.strerror or 'failed'} (errno {self.errno})"
+        return f"{text}; {self.hint}" if self.hint else text
 
 
 def write_file(path, arrays, attrs, *, schema, version, compress=False, links=None):
@@ -53,27 +70,51 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
     attrs.setdefault(ROOT, {}).update(schema=schema, schema_version=int(version), meanfield_version=__version__)
     arrays = {name: np.asarray(value) for name, value in arrays.items()}
     attrs[ROOT]["digest"] = digest(arrays, attrs)
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:  # HDF5 writes to memory only: see _write_atomically
+        for name, value in arrays.items():
+            _create(f, name, value, compress)
+        for group, values in attrs.items():
+            obj = f.require_group(group) if group != ROOT else f
+            for key, value in values.items():
+                obj.attrs[key] = value
+        for name, (target_file, target) in (links or {}).items():
+            f[name] = h5py.ExternalLink(target_file, target)
+    write_atomically(path, image.getbuffer())
+
+
+def write_atomically(path, data):
+    """Write the bytes ``data`` (any buffer) to ``path`` atomically: a temporary file beside it,
+    written, fsync'ed, renamed over ``path``, the folder fsync'ed.
+
+    The file image comes whole from memory because HDF5 cannot survive a failed write to disk: a
+    full disk makes its close fail and the next release of an HDF5 object crash the process.
+    Here any failure (a full disk, a quota, an I/O error, a folder turned read-only) is a
+    :class:`WriteError` naming the file, and the temporary file is removed."""
+    path = Path(path)
+    data = memoryview(data).cast("B")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.items():
-                _create(f, name, value, compress)
-            for group, values in attrs.items():
-                obj = f.require_group(group) if group != ROOT else f
-                for key, value in values.items():
-                    obj.attrs[key] = value
-            for name, (target_file, target) in (links or {}).items():
-                f[name] = h5py.ExternalLink(target_file, target)
-            f.flush()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            done = 0
+            while done < data.nbytes:
+                done += os.write(fd, data[done:done + _WRITE_BYTES])
             delay = float(os.environ.get("MEANFIELD_TEST_WRITE_DELAY", "0") or 0)
             if delay:  # test hook: widen the window in which a killed writer leaves a partial file
                 time.sleep(delay)
-        _fsync(tmp)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         _fsync(path.parent)
+    except OSError as err:
+        raise WriteError(path, err) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _create(f, name, value, compress):

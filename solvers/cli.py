@@ -12,16 +12,19 @@
 
 With no command, ``run``. Problems with the input (configuration, files, arguments) are one line
 on stderr and exit status 2, never a traceback. A run that diverges exits 1 and keeps its last
-good checkpoint; SIGINT / SIGTERM checkpoint and exit 130 / 143.
+good checkpoint; SIGINT / SIGTERM checkpoint and exit 130 / 143; a file that cannot be written (a
+full disk) is one line and exit 74, and the run keeps its run file and last good checkpoint.
 
 Under ``mpiexec -n N`` (N > 1), ``run`` and ``resume`` shard the particles over the N ranks: rank 0
 writes the files and the output, and an error on any rank ends all of them with its message.
 """
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
+EXIT_WRITE = 74  # sysexits.h EX_IOERR: a file could not be written
 COMMANDS = ("run", "resume", "sweep", "plot", "attractors", "animate", "info", "config")
 
 
@@ -90,12 +93,15 @@ def main(argv=None):
 
 def _report_error(err, prefix="", quiet=False):
     """Print one line for an error and return its exit status: 2 for the input (configuration,
-    files, arguments), 1 for the machine (a full disk, a vanished folder) or anything else."""
-    from meanfield.h5io import FileError
+    files, arguments), EXIT_WRITE when a file could not be written (a full disk, a quota, an I/O
+    error), 1 for anything else the machine did (a vanished folder)."""
+    from meanfield.h5io import FileError, WriteError
 
     from .config import ConfigError
 
-    if isinstance(err, (ConfigError, FileError, ValueError)):
+    if isinstance(err, WriteError):
+        text, code = str(err), EXIT_WRITE
+    elif isinstance(err, (ConfigError, FileError, ValueError)):
         text, code = str(err), 2
     elif isinstance(err, OSError):
         text, code = f"{err.strerror or err}{f': {err.filename}' if err.filename else ''}", 1
@@ -216,7 +222,8 @@ def cmd_plot(args):
     from . import report
 
     run = _one_run(report.open_run(args.dir), "plot")
-    paths = report.write_figures(run, args.out, state=_snapshot(run, args.snapshot))
+    with _writing_into(run, args.out, "plot"):
+        paths = report.write_figures(run, args.out, state=_snapshot(run, args.snapshot))
     print(f"wrote {', '.join(p.name for p in paths)} in {paths[0].parent}")
     return 0
 
@@ -237,9 +244,23 @@ def cmd_animate(args):
 
     if args.fps < 1:
         raise ValueError(f"--fps must be positive, got {args.fps}")
-    paths = animate(_one_run(report.open_run(args.dir), "animate"), args.out, fps=args.fps)
+    run = _one_run(report.open_run(args.dir), "animate")
+    with _writing_into(run, args.out and Path(args.out).parent, "animate"):
+        paths = animate(run, args.out, fps=args.fps)
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _writing_into(run, out, verb):
+    """The run folder's lock when the files go into it (``out`` None or the folder itself): a
+    command does not write beside a run in progress; reading needs no lock."""
+    from contextlib import nullcontext
+
+    from .lock import FolderLock
+
+    if out is not None and Path(out).resolve() != run.path.resolve():
+        return nullcontext()
+    return FolderLock(run.path, f"{verb} into")
 
 
 def _snapshot(run, index):

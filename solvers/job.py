@@ -15,17 +15,19 @@ import math
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
 import meanfield as mf
 from meanfield.defaults import PRESETS
+from meanfield.h5io import FileError, WriteError
 
 from . import config as cfg
 from . import init
 from .histogram import HistogramSolver
+from .lock import FolderLock
 from .observers import Cadence, DivergenceGuard, HistoryRecorder, Interrupt, LossBelow, ProgressBar
 from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
@@ -127,21 +129,43 @@ class Outcome:
 
 def start(config, out, *, stream=None, comm=None):
     """Run a new job into folder ``out`` (sharded over the ranks of MPI communicator ``comm`` if
-    given); returns its :class:`Outcome`."""
+    given), holding the folder's lock (:mod:`solvers.lock`); returns its :class:`Outcome`."""
     config_text = cfg.render(config)
     folder = RunFolder(out)
     samples = build_samples(config)
     root = _is_root(comm)
     existed = folder.path.exists()
     if root:
-        folder.create(config_text)
-    try:
-        solver = build_solver(config, samples, comm)
-    except BaseException:
+        try:
+            folder.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FileError(f"cannot write the output folder {folder.path}: {err.strerror or err}") from None
+    with _lock(folder, "run in", root):
         if root:
-            folder.remove(entirely=not existed)  # nothing ran: leave no half-made run behind
-        raise
-    return _execute(folder, config, config_text, solver, [], stream)
+            try:
+                folder.create(config_text)
+            except WriteError as error:  # raised once the folder is known to hold no run: remove what create made
+                folder.remove(entirely=not existed)
+                error.hint = "nothing was kept: free space, then run again"
+                raise
+        try:
+            solver = build_solver(config, samples, comm)
+        except BaseException:
+            if root:
+                folder.remove(entirely=not existed)  # nothing ran: leave no half-made run behind
+            raise
+        try:
+            return _execute(folder, config, config_text, solver, [], stream)
+        except WriteError as error:
+            if root and not folder.checkpoints():  # nothing to resume from: leave no half-made run behind
+                folder.remove(entirely=not existed)
+                error.hint = "nothing was kept: free space, then run again"
+            raise
+
+
+def _lock(folder, doing, root):
+    """The folder's lock on rank 0 (the process that writes), nothing on the other ranks."""
+    return FolderLock(folder.path, doing) if root else nullcontext()
 
 
 class _Restored:
@@ -184,7 +208,17 @@ def _particles_of(state):
 
 def resume(path, *, t_end=None, stream=None, comm=None):
     """Continue the run in folder ``path`` from its newest valid checkpoint (to a new ``t_end``
-    if given; sharded over the ranks of ``comm`` if given); returns its :class:`Outcome`."""
+    if given; sharded over the ranks of ``comm`` if given), holding the folder's lock; returns
+    its :class:`Outcome`."""
+    folder = RunFolder(path)
+    root = _is_root(comm)
+    if root and not folder.path.is_dir():
+        raise FileError(f"{folder.path}: no such run folder")
+    with _lock(folder, "resume", root):
+        return _resume(path, t_end, stream, comm)
+
+
+def _resume(path, t_end, stream, comm):
     run = _Restored(path, comm)
     folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
     root = _is_root(comm)
@@ -198,7 +232,7 @@ def resume(path, *, t_end=None, stream=None, comm=None):
         for bad, reason in run.skipped:
             print(f"warning: skipping checkpoint {bad.name}: {reason}", file=err)
         if t_end is not None:
-            folder.config_path.write_text(config_text)
+            folder.write_config(config_text)
         folder.clean_partial_files()
         snapshots = folder.trim(solver.step, run.snapshots)
         print(f"resuming {folder.path} from {run.checkpoint.name} (t = {solver.t:.6g}, step {solver.step})", file=err)
@@ -223,25 +257,32 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
     observers += [snapshots, checkpointer, interrupt]
     if output["progress"] and record.writer:
         observers.append(ProgressBar(t_end=stop["t_end"], stream=err))
-    with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
-        if fresh:
-            solver.history.record_state(solver)
-            snapshots.finish(solver, "start")
-            checkpointer.write(solver)
-        else:
-            record.flush()  # the trimmed history and snapshot index
-        if solver.t >= stop["t_end"] * (1 - 1e-12) or steps_left == 0:
-            return Outcome(_whole(solver), folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
-                           "give a later --t-end to continue it", 0.0, record.writer)
-        clock = time.perf_counter()
-        try:
-            solver.run(t_end=stop["t_end"], steps=steps_left, observers=observers)
-        except FloatingPointError as error:  # DivergenceError, on every rank at the same step
-            record.flush()
-            last = folder.checkpoints()[-1].name if folder.checkpoints() else "none"
-            return Outcome(solver if shard is None else None, folder, config, "diverged", 1,
-                           f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
-                           time.perf_counter() - clock, record.writer)
+    try:
+        with _signals(interrupt):  # from here on SIGINT / SIGTERM end the run with a checkpoint
+            if fresh:
+                solver.history.record_state(solver)
+                snapshots.finish(solver, "start")
+                checkpointer.write(solver)
+            else:
+                record.flush()  # the trimmed history and snapshot index
+            if solver.t >= stop["t_end"] * (1 - 1e-12) or steps_left == 0:
+                return Outcome(_whole(solver), folder, config, "complete", 0, f"the run is complete at t = {solver.t:.6g} (step {solver.step}); "
+                               "give a later --t-end to continue it", 0.0, record.writer)
+            clock = time.perf_counter()
+            try:
+                solver.run(t_end=stop["t_end"], steps=steps_left, observers=observers)
+            except FloatingPointError as error:  # DivergenceError, on every rank at the same step
+                record.flush()
+                last = folder.checkpoints()[-1].name if folder.checkpoints() else "none"
+                return Outcome(solver if shard is None else None, folder, config, "diverged", 1,
+                               f"{error} (solver.dt or solver.lr; stop.loss_factor = 0 turns the loss check off); last good checkpoint: {last}",
+                               time.perf_counter() - clock, record.writer)
+    except WriteError as error:
+        if record.writer:
+            last = folder.checkpoints()[-1].name if folder.checkpoints() else None
+            error.hint = (f"the run file and the last good checkpoint {last} are intact: free space, then python -m meanfield resume "
+                          f"{folder.path}" if last else error.hint)
+        raise
     wall = time.perf_counter() - clock
     reason, t, step = solver.stop_reason, solver.t, solver.step
     if reason == "interrupted":

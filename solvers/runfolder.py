@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
-from meanfield.h5io import FileError, read_file, require, write_file
+from meanfield.h5io import FileError, read_file, require, write_atomically, write_file
 
 from .history import History
 
@@ -102,7 +102,8 @@ class RunFolder:
 
     # -- creating ------------------------------------------------------------------------------
     def create(self, config_text):
-        """Make the folder for a new run (refusing one that already holds a run)."""
+        """Make the folder for a new run (refusing one that already holds a run): FileError when
+        the folder cannot be made or written to, WriteError when the disk is full."""
         if self.run_path.exists() or self.checkpoint_dir.exists():
             raise FileError(f"{self.path} already holds a run: resume it (python -m meanfield resume {self.path}) or choose another --out")
         try:
@@ -111,9 +112,13 @@ class RunFolder:
             probe = self.path / ".write-test"
             probe.write_text("")
             probe.unlink()
-            self.config_path.write_text(config_text)
         except OSError as err:
             raise FileError(f"cannot write the output folder {self.path}: {err.strerror or err}") from None
+        self.write_config(config_text)  # a full disk: WriteError
+
+    def write_config(self, config_text):
+        """(Re)write config.toml, atomically."""
+        write_atomically(self.config_path, config_text.encode())
 
     def remove(self, entirely):
         """Undo :meth:`create`: the files it made, and the folder itself if ``entirely``."""
@@ -190,13 +195,16 @@ class RunFolder:
         return sorted(self.checkpoint_dir.glob("step_*.h5"))
 
     def newest_checkpoint(self):
-        """The newest :class:`Checkpoint` that verifies (with the newer ones that did not)."""
+        """The newest :class:`Checkpoint` that verifies (with the newer ones that did not). A
+        checkpoint that vanishes while it is read (a running writer keeps only the newest few) is
+        passed over without a word."""
         skipped = []
         for path in reversed(self.checkpoints()):
             try:
                 return read_checkpoint(path, skipped)
             except FileError as err:
-                skipped.append((path, str(err)))
+                if path.exists():
+                    skipped.append((path, str(err)))
         if skipped:
             raise FileError(f"no checkpoint in {self.checkpoint_dir} verifies: {skipped[0][1]}")
         raise FileError(f"{self.path}: no checkpoints (is this a run folder?)")

@@ -21,6 +21,7 @@ import numpy as np
 from meanfield.h5io import write_file
 
 from . import config as cfg
+from .lock import FolderLock
 
 LIST_KINDS = ("floats", "strs")  # keys whose single value is already a list
 SCHEMA_NAME, SCHEMA_VERSION = "meanfield.sweep", 1
@@ -101,7 +102,8 @@ def _one(config, out, threads):
             if out.exists():  # made, but killed before its first checkpoint
                 import shutil
 
-                shutil.rmtree(out)
+                with FolderLock(out, "restart"):
+                    shutil.rmtree(out)
             outcome = job.start(config, out, stream=quiet)
             started = "new"
     rho = outcome.solver.residuals()
@@ -141,14 +143,14 @@ def run(path, out, overrides=(), workers=None, threads=1, stream=None, mpi=False
         config["output"]["progress"] = False
         config["output"]["figures"] = False
         jobs.append((index, params, config, out / folder_name(index, params)))
-    with executor(workers, mpi) as pool:
+    with FolderLock(out, "sweep into"), executor(workers, mpi) as pool:
         futures = {pool.submit(_one, config, str(folder), threads): (index, params, folder) for index, params, config, folder in jobs}
         for done, future in enumerate(as_completed(futures), 1):
             index, params, folder = futures[future]
             row = future.result()
             rows[index] = dict(index=index, folder=folder.name, **params, **row)
             say(f"[{done}/{len(runs)}] {folder.name}: {row['started']}, {row['status']}, t = {row['t']:.6g}, loss {row['loss']:.6g}")
-    write_summary(out, rows, list(runs[0][0]))
+        write_summary(out, rows, list(runs[0][0]))
     return rows
 
 

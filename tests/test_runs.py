@@ -7,12 +7,9 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-from solvers import config as cfg
-from solvers import job
-from solvers.runs import open_run
+from tests.helpers import assert_same_bits, final_state, reference_run, sets
 
 # Particle runs of 4000 Heun steps and 3000 sliding steps and a histogram run of ~4000 MUSCL
 # steps, with 30 to 48 checkpoints: room for every kill (each within 6 checkpoints of a start).
@@ -21,39 +18,6 @@ PARTICLES = ["m=4000", "t_end=40.0", "dt=0.01", "method=heun", "history=0.1", "s
 SLIDING = ["m=4000", "t_end=30.0", "dt=0.01", "method='sliding'", "history=0.1", "snapshots=5.0", "checkpoints=1.0", "keep=2"]
 HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0", "n_r=120", "n_theta=900", "t_end=12.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
-
-
-def sets(items):
-    return [a for item in items for a in ("--set", item)]
-
-
-def reference_run(tmp_path, items, name="reference"):
-    """The uninterrupted run, in this process."""
-    config = cfg.load(None, [*items, "progress=false", "figures=false"])
-    outcome = job.start(config, tmp_path / name)
-    assert outcome.status == "complete", outcome.message
-    return tmp_path / name
-
-
-def final_state(folder):
-    """State arrays and scalars of the newest checkpoint, and the run file's history."""
-    run = open_run(folder)
-    state = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in run.solver().state().items()}
-    h = run.history
-    return state, dict(t=h.t, step=h.step, rho=h.rho, loss=h.loss, energy=h.energy)
-
-
-def assert_same_bits(a, b):
-    (state_a, hist_a), (state_b, hist_b) = a, b
-    assert state_a.keys() == state_b.keys()
-    for key in state_a:
-        if isinstance(state_a[key], np.ndarray):
-            assert state_a[key].dtype == state_b[key].dtype and np.array_equal(state_a[key], state_b[key]), key
-            assert state_a[key].tobytes() == state_b[key].tobytes(), key
-        else:
-            assert state_a[key] == state_b[key], key
-    for key in hist_a:
-        assert hist_a[key].tobytes() == hist_b[key].tobytes(), key
 
 
 def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):

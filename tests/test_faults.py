@@ -1,0 +1,132 @@
+"""Real write faults: a run on a size-limited tmpfs that fills up (or turns read-only) at the start,
+at a checkpoint, at a snapshot and at resume's first flush. Each is one line and exit 74, leaves no
+temporary file and keeps the run file and the last good checkpoint; after space is freed, resume
+ends bit for bit where the uninterrupted run does. Mounting needs root (as CI runs)."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from solvers.runfolder import read_checkpoint
+from solvers.runs import open_run
+from tests.helpers import assert_same_bits, final_state, reference_run, sets
+
+ROOT = Path(__file__).resolve().parents[1]
+ITEMS = ["m=20000", "t_end=3.0", "dt=0.01", "method=heun", "history=0.1", "keep=2", "progress=false", "figures=false"]
+
+# runs the command line with a hook before the observers of step AT: fill the disk or remount it read-only
+DRIVER = """
+import os, subprocess, sys
+from solvers import cli
+from solvers.observers import HistoryRecorder
+
+action, mount, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+original = HistoryRecorder.step
+
+
+def step(self, solver):
+    if solver.step == at:
+        if action == "fill":
+            free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+            with open(os.path.join(mount, "ballast"), "wb") as f:
+                os.posix_fallocate(f.fileno(), 0, free)
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", mount], check=True)
+    return original(self, solver)
+
+
+HistoryRecorder.step = step
+sys.exit(cli.main(sys.argv[4:]))
+"""
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a tmpfs needs root")
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A 24 MB tmpfs, unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def cli(*args, driver=None):
+    command = [sys.executable, "-c", DRIVER, *driver] if driver else [sys.executable, "-m", "meanfield"]
+    return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def fill(mount):
+    free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+    with open(mount / "ballast", "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, free)
+
+
+def free_space(mount):
+    subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+    (mount / "ballast").unlink(missing_ok=True)
+
+
+def assert_one_write_error(proc, *phrases):
+    assert proc.returncode == 74, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write "), proc.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+def assert_no_temporary_files(mount):
+    assert not [p for p in mount.rglob("*") if ".tmp-" in p.name]
+
+
+def test_a_full_disk_at_the_start_leaves_no_run_behind(disk, tmp_path):
+    fill(disk)
+    out = disk / "run"
+    assert_one_write_error(cli("run", "--out", str(out), *sets(ITEMS)), "No space left on device", "nothing was kept")
+    assert not out.exists()
+    assert_no_temporary_files(disk)
+    free_space(disk)
+    assert cli("run", "--out", str(out), *sets(ITEMS)).returncode == 0
+    assert_same_bits(final_state(out), final_state(reference_run(tmp_path, ITEMS)))
+
+
+@pytest.mark.parametrize("moment, cadences, action", [
+    ("checkpoint", ["snapshots=100.0", "checkpoints=0.5"], "fill"),
+    ("snapshot", ["snapshots=0.5", "checkpoints=1.0"], "fill"),
+    ("read-only", ["snapshots=0.5", "checkpoints=0.5"], "remount"),
+])
+def test_a_write_failing_mid_run_keeps_the_last_checkpoint_and_resumes(disk, tmp_path, moment, cadences, action):
+    """Before the observers of step 120 the disk fills (or turns read-only); the next write (the
+    checkpoint of step 150, the snapshot of step 150) fails."""
+    items = [*ITEMS, *cadences]
+    out = disk / "run"
+    proc = cli("run", "--out", str(out), *sets(items), driver=(action, str(disk), "120"))
+    assert_one_write_error(proc, "step_000000000100.h5", f"python -m meanfield resume {out}")
+    assert_no_temporary_files(disk)
+    newest = read_checkpoint(sorted((out / "checkpoints").glob("step_*.h5"))[-1])  # verifies
+    assert newest.state["step"] == 100
+    assert open_run(out).history.step[-1] >= 100  # the run file reads
+    free_space(disk)
+    proc = cli("resume", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert_same_bits(final_state(out), final_state(reference_run(tmp_path, items)))
+
+
+def test_a_full_disk_at_resume_changes_nothing(disk, tmp_path):
+    items = [*ITEMS, "t_end=2.0", "snapshots=0.5", "checkpoints=0.5"]
+    out = disk / "run"
+    assert cli("run", "--out", str(out), *sets(items)).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    fill(disk)
+    assert_one_write_error(cli("resume", str(out), "--t-end", "3"), f"cannot write {out}/", "No space left on device")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before
+    assert_no_temporary_files(disk)
+    free_space(disk)
+    assert cli("resume", str(out), "--t-end", "3").returncode == 0
+    reference = reference_run(tmp_path, items)
+    assert cli("resume", str(reference), "--t-end", "3").returncode == 0
+    assert_same_bits(final_state(out), final_state(reference))
