@@ -7,6 +7,10 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike
 
+LIMIT = 1e100
+"""The largest |x_j| and |y_j| accepted: squares and products of inputs, targets and residuals stay
+finite in float64."""
+
 
 class Samples:
     """A validated set of s samples, sorted by x.
@@ -95,6 +99,10 @@ def _as_vector(values: ArrayLike, name: str) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValueError(f"{name} has {bad.sum()} non-finite value(s) (NaN or inf), first at index {np.argmax(bad)}")
+    big = np.abs(arr) > LIMIT
+    if big.any():
+        raise ValueError(f"{name} has {big.sum()} value(s) beyond +-{LIMIT:g} (their squares and products would overflow), "
+                         f"first {arr[np.argmax(big)]:g} at index {np.argmax(big)}")
     return arr
 
 

@@ -20,6 +20,8 @@ writes the files and the output, and an error on any rank ends all of them with 
 """
 import argparse
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +84,27 @@ def main(argv=None):
     from .config import ConfigError
 
     try:
-        return COMMAND[args.command](args)
+        with _quiet_numerics():
+            return COMMAND[args.command](args)
     except (ConfigError, FileError, ValueError, OSError) as err:
         from .shard import world
 
         comm = world() if args.command in ("run", "resume") else None
         quiet = comm is not None and comm.Get_rank() > 0  # every rank saw the same input: rank 0 says it
         return _report_error(err, quiet=quiet)
+
+
+@contextmanager
+def _quiet_numerics():
+    """While a command runs: numpy's floating-point warnings off (a state that overflows is the
+    divergence guard's one line, not a warning per operation), and every Python warning one line
+    ``warning: ...`` without a source location."""
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.showwarning = one_line
+        yield
 
 
 def _report_error(err, prefix="", quiet=False):

@@ -27,6 +27,7 @@ class Key:
     kind: str  # "str", "int", "float", "bool", "floats", "strs", "cadence", "alpha"
     choices: tuple = ()
     low: float | None = None  # inclusive lower bound for numbers
+    high: float | None = None  # inclusive upper bound for numbers
     positive: bool = False  # strictly positive
 
 
@@ -51,8 +52,8 @@ SCHEMA = {
         "law": Key("gaussian_uniform", "initial law: gaussian_uniform = r ~ N(0, sigma^2), theta ~ U[0, 2 pi); pytorch_default = "
                    "PyTorch's nn.Linear rule for (a, b, c) (particles and full solvers); biweight_cosine = r = width (2B - 1), B ~ Beta(3, 3), "
                    "theta with density (1 + cos(theta) / 2) / 2 pi", "str", LAWS),
-        "sigma": Key(1.0, "standard deviation of r for gaussian_uniform", "float", positive=True),
-        "width": Key(1.5, "half-width of the support of r for biweight_cosine", "float", positive=True),
+        "sigma": Key(1.0, "standard deviation of r for gaussian_uniform", "float", positive=True, high=1e100),
+        "width": Key(1.5, "half-width of the support of r for biweight_cosine", "float", positive=True, high=1e100),
         "dtype": Key("float64", "float type of the particle state: float64 or float32 (reductions stay float64)", "str", ("float64", "float32")),
     },
     "solver": {
@@ -245,6 +246,8 @@ def _check(where, key, value):
             raise ConfigError(f"{where} must be positive, got {_show(value)}")
         if key.low is not None and not number >= key.low:
             raise ConfigError(f"{where} must be >= {key.low:g}, got {_show(value)}")
+        if key.high is not None and not number <= key.high:
+            raise ConfigError(f"{where} must be <= {key.high:g} (beyond, squares of r overflow), got {_show(value)}")
         return number
     if kind == "floats":
         if not isinstance(value, list):

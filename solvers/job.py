@@ -24,8 +24,8 @@ import meanfield as mf
 from meanfield.defaults import PRESETS
 from meanfield.h5io import FileError, WriteError
 
+from . import budget, init
 from . import config as cfg
-from . import init
 from .histogram import HistogramSolver
 from .lock import FolderLock
 from .observers import Cadence, DivergenceGuard, HistoryRecorder, Interrupt, LossBelow, ProgressBar
@@ -135,7 +135,9 @@ def start(config, out, *, stream=None, comm=None):
     samples = build_samples(config)
     root = _is_root(comm)
     existed = folder.path.exists()
+    budget.check_memory(config, samples.s, comm.Get_size() if comm is not None else 1)
     if root:
+        budget.check_disk(config, samples.s, folder.path)
         try:
             folder.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -212,8 +214,13 @@ def resume(path, *, t_end=None, stream=None, comm=None):
     its :class:`Outcome`."""
     folder = RunFolder(path)
     root = _is_root(comm)
-    if root and not folder.path.is_dir():
-        raise FileError(f"{folder.path}: no such run folder")
+    if root:  # what the rest of the run needs, before its state is read
+        run = Run(path)
+        config = run.config
+        if t_end is not None:
+            config["stop"]["t_end"] = float(t_end)
+        budget.check_memory(config, run.samples.s, comm.Get_size() if comm is not None else 1)
+        budget.check_disk(config, run.samples.s, folder.path, t_from=float(run.history.t[-1]) if len(run.history) else 0.0)
     with _lock(folder, "resume", root):
         return _resume(path, t_end, stream, comm)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from meanfield.h5io import write_file
 
+from . import budget
 from . import config as cfg
 from .lock import FolderLock
 
@@ -134,6 +135,9 @@ def run(path, out, overrides=(), workers=None, threads=1, stream=None, mpi=False
     except OSError as err:
         raise cfg.ConfigError(f"cannot write the output folder {out}: {err.strerror or err}") from None
     workers = workers or os.cpu_count() or 1
+    from .job import build_samples
+
+    budget.check_sweep([(config, build_samples(config).s) for _, config in runs], out, 1 if mpi else workers)
     rows = [None] * len(runs)
     say = (lambda text: print(text, file=stream, flush=True)) if stream else (lambda text: None)
     pool = "MPI ranks" if mpi else f"{workers} workers"

@@ -1,5 +1,5 @@
-"""Real write faults: a run on a size-limited tmpfs that fills up (or turns read-only) at the start,
-at a checkpoint, at a snapshot and at resume's first flush. Each is one line and exit 74, leaves no
+"""Real write faults: a run on a size-limited tmpfs that fills up (or turns read-only) after the
+disk budget was checked: at the start, at a checkpoint, at a snapshot and at resume's first write. Each is one line and exit 74, leaves no
 temporary file and keeps the run file and the last good checkpoint; after space is freed, resume
 ends bit for bit where the uninterrupted run does. Mounting needs root (as CI runs)."""
 import os
@@ -17,28 +17,29 @@ from tests.helpers import assert_same_bits, final_state, reference_run, sets
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = ["m=20000", "t_end=3.0", "dt=0.01", "method=heun", "history=0.1", "keep=2", "progress=false", "figures=false"]
 
-# runs the command line with a hook before the observers of step AT: fill the disk or remount it read-only
+# runs the command line with a hook that fills the disk or remounts it read-only: before the
+# observers of step AT, or with AT = -1 just after the disk budget was checked (another process
+# filling the disk once the run has started)
 DRIVER = """
 import os, subprocess, sys
-from solvers import cli
+from solvers import budget, cli
 from solvers.observers import HistoryRecorder
 
 action, mount, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
-original = HistoryRecorder.step
 
 
-def step(self, solver):
-    if solver.step == at:
-        if action == "fill":
-            free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
-            with open(os.path.join(mount, "ballast"), "wb") as f:
-                os.posix_fallocate(f.fileno(), 0, free)
-        else:
-            subprocess.run(["mount", "-o", "remount,ro", mount], check=True)
-    return original(self, solver)
+def fault():
+    if action == "fill":
+        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+        with open(os.path.join(mount, "ballast"), "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, free)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", mount], check=True)
 
 
-HistoryRecorder.step = step
+step, check_disk = HistoryRecorder.step, budget.check_disk
+HistoryRecorder.step = lambda self, solver: (fault() if solver.step == at else None, step(self, solver))[1]
+budget.check_disk = lambda *args, **kwargs: (check_disk(*args, **kwargs), fault() if at < 0 else None)[0]
 sys.exit(cli.main(sys.argv[4:]))
 """
 
@@ -60,12 +61,6 @@ def cli(*args, driver=None):
     return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def fill(mount):
-    free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
-    with open(mount / "ballast", "wb") as f:
-        os.posix_fallocate(f.fileno(), 0, free)
-
-
 def free_space(mount):
     subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
     (mount / "ballast").unlink(missing_ok=True)
@@ -84,9 +79,9 @@ def assert_no_temporary_files(mount):
 
 
 def test_a_full_disk_at_the_start_leaves_no_run_behind(disk, tmp_path):
-    fill(disk)
     out = disk / "run"
-    assert_one_write_error(cli("run", "--out", str(out), *sets(ITEMS)), "No space left on device", "nothing was kept")
+    proc = cli("run", "--out", str(out), *sets(ITEMS), driver=("fill", str(disk), "-1"))
+    assert_one_write_error(proc, "No space left on device", "nothing was kept")
     assert not out.exists()
     assert_no_temporary_files(disk)
     free_space(disk)
@@ -121,8 +116,8 @@ def test_a_full_disk_at_resume_changes_nothing(disk, tmp_path):
     out = disk / "run"
     assert cli("run", "--out", str(out), *sets(items)).returncode == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
-    fill(disk)
-    assert_one_write_error(cli("resume", str(out), "--t-end", "3"), f"cannot write {out}/", "No space left on device")
+    proc = cli("resume", str(out), "--t-end", "3", driver=("fill", str(disk), "-1"))
+    assert_one_write_error(proc, f"cannot write {out}/", "No space left on device")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before
     assert_no_temporary_files(disk)
     free_space(disk)
