@@ -25,6 +25,8 @@ import numpy as np
 ROOT = "/"
 _CHUNK_BYTES = 1 << 20  # 1 MiB chunks: large enough to stream, small enough to localise damage
 _WRITE_BYTES = 1 << 26  # bytes per os.write call
+TRAILER = b"MFSHA256"  # ends every file: SHA-256 of the bytes before it, then this marker
+_TRAILER_BYTES = 32 + len(TRAILER)
 
 
 class FileError(ValueError):
@@ -80,26 +82,45 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
                 obj.attrs[key] = value
         for name, (target_file, target) in (links or {}).items():
             f[name] = h5py.ExternalLink(target_file, target)
-    write_atomically(path, image.getbuffer())
+    body = image.getbuffer()
+    write_atomically(path, body, hashlib.sha256(body).digest() + TRAILER)
 
 
-def write_atomically(path, data):
-    """Write the bytes ``data`` (any buffer) to ``path`` atomically: a temporary file beside it,
-    written, fsync'ed, renamed over ``path``, the folder fsync'ed.
+def _verified_body(data, what):
+    """The HDF5 bytes of a file read whole, once its trailer's SHA-256 matches them (HDF5 itself
+    crashes the process on some damaged metadata, so damage must be found before HDF5 sees the
+    file). A file without a trailer (written before trailers were) is passed on as it is; a
+    trailer within a few flipped bits of the marker counts as a damaged one."""
+    tail = data[-len(TRAILER):]
+    if len(data) < _TRAILER_BYTES or _bits_apart(tail, TRAILER) > 8:
+        return data
+    body, stored = data[:-_TRAILER_BYTES], data[-_TRAILER_BYTES:-len(TRAILER)]
+    if tail != TRAILER or hashlib.sha256(body).digest() != stored:
+        raise FileError(f"{what}: its checksum does not match its bytes: the file is corrupted")
+    return body
+
+
+def _bits_apart(a, b):
+    return bin(int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).count("1")
+
+
+def write_atomically(path, *chunks):
+    """Write the bytes of ``chunks`` (buffers, one after the other) to ``path`` atomically: a
+    temporary file beside it, written, fsync'ed, renamed over ``path``, the folder fsync'ed.
 
     The file image comes whole from memory because HDF5 cannot survive a failed write to disk: a
     full disk makes its close fail and the next release of an HDF5 object crash the process.
     Here any failure (a full disk, a quota, an I/O error, a folder turned read-only) is a
     :class:`WriteError` naming the file, and the temporary file is removed."""
     path = Path(path)
-    data = memoryview(data).cast("B")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            done = 0
-            while done < data.nbytes:
-                done += os.write(fd, data[done:done + _WRITE_BYTES])
+            for chunk in chunks:
+                data, done = memoryview(chunk).cast("B"), 0
+                while done < data.nbytes:
+                    done += os.write(fd, data[done:done + _WRITE_BYTES])
             delay = float(os.environ.get("MEANFIELD_TEST_WRITE_DELAY", "0") or 0)
             if delay:  # test hook: widen the window in which a killed writer leaves a partial file
                 time.sleep(delay)
@@ -192,13 +213,7 @@ def read_file(path, *, schema, version, what=None):
 
     path = Path(path)
     what = what or str(path)
-    if not path.is_file():
-        raise FileError(f"{what}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise FileError(f"{what}: not a readable HDF5 file ({_reason(err)})") from None
-    with f:
+    with _open(path, what, h5py) as f:
         found = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
         if found != schema:
             kind = f"a {found!r} file" if found else "not a meanfield file (no schema attribute)"
@@ -240,16 +255,26 @@ def peek_schema(path):
     import h5py
 
     path = Path(path)
-    if not path.is_file():
-        raise FileError(f"{path}: no such file")
-    try:
-        with h5py.File(path, "r") as f:
-            schema = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
-    except OSError as err:
-        raise FileError(f"{path}: not a readable HDF5 file ({_reason(err)})") from None
+    with _open(path, str(path), h5py) as f:
+        schema = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
     if not schema:
         raise FileError(f"{path}: not a meanfield file (no schema attribute)")
     return schema
+
+
+def _open(path, what, h5py):
+    """The file opened read-only from its verified bytes in memory (FileError when it is missing,
+    damaged or not HDF5)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileError(f"{what}: no such file") from None
+    except OSError as err:
+        raise FileError(f"{what}: cannot be read ({err.strerror or err})") from None
+    try:
+        return h5py.File(io.BytesIO(_verified_body(data, what)), "r")
+    except OSError as err:
+        raise FileError(f"{what}: not a readable HDF5 file ({_reason(err)})") from None
 
 
 def _visit_local(group, visit, h5py):

@@ -221,7 +221,7 @@ def _damage(run, how):
 
 MESSAGES = {
     "truncated": "not a readable HDF5 file",
-    "flipped": "dataset 'history/rho' cannot be read",
+    "flipped": "its checksum does not match its bytes",
     "foreign": "not a readable HDF5 file",
     "missing": "missing dataset 'samples/y'",
     "newer": f"schema version {SCHEMA_VERSION + 1}",
@@ -245,7 +245,7 @@ def test_flipped_bytes_in_the_newest_checkpoint_resume_from_the_one_before(small
     _flip_bytes_in_dataset(newest, "state/theta")
     assert main(["resume", str(run), "--t-end", "2.5"]) == 0
     captured = capsys.readouterr()
-    assert f"warning: skipping checkpoint {newest.name}" in captured.err and "dataset 'state/theta' cannot be read" in captured.err
+    assert f"warning: skipping checkpoint {newest.name}" in captured.err and "its checksum does not match its bytes" in captured.err
     assert "resuming" in captured.err and "from step_000000000150.h5" in captured.err
     assert "done: t = 2.5, step 250" in captured.out
 
@@ -311,3 +311,12 @@ def test_every_solver_kind_runs_plots_and_reports(tmp_path, capsys, kind):
         names = set(f["state"])
     expected = {"full": {"a", "b", "c"}, "histogram": {"mass_cells", "ray_mass", "zero_mass"}}.get(kind[0].split("'")[1], {"r", "theta", "delta"})
     assert expected <= names
+
+
+def test_a_file_without_a_trailer_still_has_its_chunk_checksums(tmp_path, capsys):
+    """Files written before the SHA-256 trailer (the schema-1 fixture) are checked by HDF5's
+    Fletcher-32 and the digest, as before."""
+    run = tmp_path / "run-v1"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "run-v1", run)
+    _flip_bytes_in_dataset(run / "run.h5", "history/rho")
+    assert "dataset 'history/rho' cannot be read" in one_line_error(capsys, 2, ["info", str(run / "run.h5")])
