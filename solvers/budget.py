@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as cfg
+from .particles import SLIDING, TABLEAUS
 
 GB = 1e9
 
@@ -27,7 +28,7 @@ def state_bytes(config: dict[str, Any], s: int, ranks: int = 1) -> float:
     item = 4 if init_["dtype"] == "float32" else 8
     if solver["kind"] == "full":
         return 3.0 * item * m
-    per = 2 * item + (8 if solver["metric"] == "delta" else 0) + (4 if solver["method"] in ("sliding", "sliding-heun") else 0)
+    per = 2 * item + (8 if solver["metric"] == "delta" else 0) + (4 if solver["method"] in SLIDING else 0)
     return float(per * m)
 
 
@@ -41,10 +42,11 @@ def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, f
         workspace = 8.0 * 13 * _cells(config, s)  # next masses, scratch and fluxes (4); the initial quadrature's 3 x 3 points (9)
     else:
         m = math.ceil(init_["m"] / ranks)
-        stages = {"euler": 0, "heun": 2, "rk4": 4}.get(solver["method"], 0)  # float64 numbers per particle kept between RK passes
-        sliding = {"sliding": 1, "sliding-heun": 2}.get(solver["method"], 0)  # copies of the state the sliding step writes into
+        stages = TABLEAUS[solver["method"]][1].size if solver["method"] in TABLEAUS else 1
+        kept = stages if stages > 1 else 0  # float64 numbers per particle kept between Runge-Kutta passes
+        sliding = {SLIDING[0]: 1, SLIDING[1]: 2}.get(solver["method"], 0)  # copies of the state the sliding step writes into
         draw = 3 * 8.0 * m if init_["law"] == "pytorch_default" else 0.0  # (a, b, c) drawn before the canonical map
-        workspace = 8.0 * stages * m + sliding * state + draw
+        workspace = 8.0 * kept * m + sliding * state + draw
     return {"state": state, "workspace": workspace, "files": (2 if ranks > 1 else 1) * state_bytes(config, s, 1)}
 
 
@@ -64,10 +66,6 @@ def check_memory(config: dict[str, Any], s: int, ranks: int = 1, *, runs: int = 
     """ValueError (one line, both numbers) when the run (``runs`` of them at once) needs more
     memory than is available."""
     parts = {name: runs * value for name, value in memory_needed(config, s, ranks).items()}
-    _refuse_memory(parts, config, ranks, runs, available)
-
-
-def _refuse_memory(parts: dict[str, float], config: dict[str, Any], ranks: int, runs: int, available: float | None) -> None:
     need, have = sum(parts.values()), available_memory() if available is None else available
     if need > have:
         what = "init.m" if config["solver"]["kind"] != "histogram" else "solver.n_r and solver.n_theta"
@@ -89,7 +87,7 @@ def disk_needed(config: dict[str, Any], s: int, t_from: float = 0.0) -> dict[str
         step = solver["lr"] if solver["kind"] == "full" else solver["dt"]
         if stop["steps"]:
             t_end, most = min(t_end, stop["steps"] * step), stop["steps"]
-        if solver["kind"] == "full" or solver["method"] not in ("sliding", "sliding-heun"):  # fixed steps
+        if solver["kind"] == "full" or solver["method"] not in SLIDING:  # fixed steps
             most = min(most, math.ceil((t_end - t_from) / step))
     count = {name: min(_records(output[name], t_from, t_end), most + 2) for name in ("snapshots", "history")}
     return {

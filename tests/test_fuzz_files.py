@@ -4,6 +4,7 @@ the damage (a warning and the previous checkpoint); none raises or crashes."""
 import random
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,16 @@ def damage(folder, target, mode, seed):
     path.write_bytes(bytes(data))
 
 
+@contextmanager
+def damaged_copy(pristine, target, mode, seed):
+    """A copy of the run folder with the damage done, removed afterwards: (folder, scratch)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "run"
+        shutil.copytree(pristine, folder)
+        damage(folder, target, mode, seed)
+        yield folder, Path(scratch)
+
+
 def answers(capsys, args):
     """The exit status of a command; its stderr holds one error line or only warnings."""
     code = cli.main(args)
@@ -61,10 +72,7 @@ def answers(capsys, args):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(target=st.sampled_from(TARGETS), mode=st.sampled_from(["flip", "cut"]), seed=st.integers(0, 2**32 - 1))
 def test_readers_and_resume_of_a_damaged_folder(pristine, capsys, target, mode, seed):
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "run"
-        shutil.copytree(pristine, folder)
-        damage(folder, target, mode, seed)
+    with damaged_copy(pristine, target, mode, seed) as (folder, _):
         answers(capsys, ["info", str(folder)])
         answers(capsys, ["attractors", str(folder)])
         for path in sorted(folder.rglob("*.h5")):
@@ -81,8 +89,5 @@ def test_readers_and_resume_of_a_damaged_folder(pristine, capsys, target, mode, 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(target=st.sampled_from(TARGETS), mode=st.sampled_from(["flip", "cut"]), seed=st.integers(0, 2**32 - 1))
 def test_plot_of_a_damaged_folder(pristine, capsys, target, mode, seed):
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "run"
-        shutil.copytree(pristine, folder)
-        damage(folder, target, mode, seed)
-        answers(capsys, ["plot", str(folder), "--out", str(Path(scratch) / "figures")])
+    with damaged_copy(pristine, target, mode, seed) as (folder, scratch):
+        answers(capsys, ["plot", str(folder), "--out", str(scratch / "figures")])
