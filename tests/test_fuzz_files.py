@@ -1,6 +1,7 @@
 """Damaged files: bytes flipped or the file cut anywhere in run.h5, a checkpoint or a snapshot, then
 every reader and resume on the folder. Each answers with one error line (exit 2), or works around
-the damage (a warning and the previous checkpoint); none raises or crashes."""
+the damage (a warning and the previous checkpoint); none raises or crashes. About 200 cases run by
+default; ``pytest -m slow`` runs 3000 more."""
 import random
 import shutil
 import tempfile
@@ -69,9 +70,24 @@ def answers(capsys, args):
     return code
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(target=st.sampled_from(TARGETS), mode=st.sampled_from(["flip", "cut"]), seed=st.integers(0, 2**32 - 1))
+DAMAGE = dict(target=st.sampled_from(TARGETS), mode=st.sampled_from(["flip", "cut"]), seed=st.integers(0, 2**32 - 1))
+ANY_FIXTURE = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=190, deadline=None, suppress_health_check=ANY_FIXTURE)
+@given(**DAMAGE)
 def test_readers_and_resume_of_a_damaged_folder(pristine, capsys, target, mode, seed):
+    readers_and_resume(pristine, capsys, target, mode, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=ANY_FIXTURE)
+@given(**DAMAGE)
+def test_readers_and_resume_of_many_damaged_folders(pristine, capsys, target, mode, seed):
+    readers_and_resume(pristine, capsys, target, mode, seed)
+
+
+def readers_and_resume(pristine, capsys, target, mode, seed):
     with damaged_copy(pristine, target, mode, seed) as (folder, _):
         answers(capsys, ["info", str(folder)])
         answers(capsys, ["attractors", str(folder)])
@@ -86,8 +102,8 @@ def test_readers_and_resume_of_a_damaged_folder(pristine, capsys, target, mode, 
         answers(capsys, ["resume", str(folder), "--t-end", "0.4"])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(target=st.sampled_from(TARGETS), mode=st.sampled_from(["flip", "cut"]), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=12, deadline=None, suppress_health_check=ANY_FIXTURE)
+@given(**DAMAGE)
 def test_plot_of_a_damaged_folder(pristine, capsys, target, mode, seed):
     with damaged_copy(pristine, target, mode, seed) as (folder, scratch):
         answers(capsys, ["plot", str(folder), "--out", str(scratch / "figures")])
