@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .shard import Shard
 from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, Observer, ProgressBar
 
-__all__ = ["Evolution", "DivergenceError", "check_finite", "check_step"]
+__all__ = ["Evolution", "DivergenceError", "check_finite", "check_step", "data_loss"]
 
 
 class Evolution:
@@ -67,16 +67,13 @@ class Evolution:
 
     def loss(self) -> float:
         """The data loss L = 1/2 |rho|^2 of the current state (O(s))."""
-        rho = self.residuals()
-        return 0.5 * float(rho @ rho)
+        return data_loss(self.residuals())
 
     def energy(self, rho: np.ndarray | None = None) -> float:
         """What the flow minimises: L + tv * integral |r| dmu (eq. 16; L without the TV
         regulariser). ``rho``: the current residuals, when the caller has them. With tv > 0 a
         particle solver sums |r| over its particles (O(m), collective when sharded)."""
-        rho = self.residuals() if rho is None else rho
-        with np.errstate(over="ignore"):  # a diverging state: the guard reports it in one line
-            value = 0.5 * float(rho @ rho)
+        value = data_loss(self.residuals() if rho is None else rho)
         return value + self.tv * self._abs_r_integral() if self.tv else value
 
     def _abs_r_integral(self):
@@ -219,6 +216,13 @@ class Evolution:
             for obs in chain:
                 obs.close()
         return self
+
+
+def data_loss(rho):
+    """L = 1/2 |rho|^2 of residuals rho (inf, without a warning, for a diverging state: the
+    divergence guard reports it in one line)."""
+    with np.errstate(over="ignore"):
+        return 0.5 * float(rho @ rho)
 
 
 def check_step(name, value):

@@ -36,6 +36,7 @@ from .runs import SOLVERS, Run
 from .shard import Shard
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+NOTHING_KEPT = "nothing was kept: free space, then run again"  # a new run whose first files could not be written
 
 
 def build_samples(config):
@@ -148,7 +149,7 @@ def start(config, out, *, stream=None, comm=None):
                 folder.create(config_text)
             except WriteError as error:  # raised once the folder is known to hold no run: remove what create made
                 folder.remove(entirely=not existed)
-                error.hint = "nothing was kept: free space, then run again"
+                error.hint = NOTHING_KEPT
                 raise
         try:
             solver = build_solver(config, samples, comm)
@@ -161,7 +162,7 @@ def start(config, out, *, stream=None, comm=None):
         except WriteError as error:
             if root and not folder.checkpoints():  # nothing to resume from: leave no half-made run behind
                 folder.remove(entirely=not existed)
-                error.hint = "nothing was kept: free space, then run again"
+                error.hint = NOTHING_KEPT
             raise
 
 
@@ -174,16 +175,15 @@ class _Restored:
     """What resuming a run folder starts from: the solver rebuilt from the newest checkpoint that
     verifies, with the run's history trimmed after it; the configuration (dict and text) and the
     checkpoint file it came from, the snapshot index [(t, step)], and the newer checkpoints
-    skipped as damaged [(path, reason)]. Read through :class:`solvers.runs.Run`.
+    skipped as damaged [(path, reason)], from ``run`` (a :class:`solvers.runs.Run`, given on rank 0).
 
     With an MPI communicator every rank calls it: rank 0 reads the files and each rank keeps its
     part of the particles (on any number of ranks); the other ranks' history is empty."""
 
-    def __init__(self, path, comm=None):
+    def __init__(self, path, run=None, comm=None):
         self.folder = RunFolder(path)
         state = history = samples = None
         if _is_root(comm):
-            run = Run(path)
             history, self.snapshots = run.history, list(zip(run.snapshots.t.tolist(), run.snapshots.step.tolist()))
             checkpoint = run.newest_checkpoint()
             state, self.config_text, samples, self.checkpoint, self.skipped = (
@@ -214,19 +214,22 @@ def resume(path, *, t_end=None, stream=None, comm=None):
     its :class:`Outcome`."""
     folder = RunFolder(path)
     root = _is_root(comm)
-    if root:  # what the rest of the run needs, before its state is read
-        run = Run(path)
-        config = run.config
-        if t_end is not None:
-            config["stop"]["t_end"] = float(t_end)
-        budget.check_memory(config, run.samples.s, comm.Get_size() if comm is not None else 1)
-        budget.check_disk(config, run.samples.s, folder.path, t_from=float(run.history.t[-1]) if len(run.history) else 0.0)
-    with _lock(folder, "resume", root):
-        return _resume(path, t_end, stream, comm)
+    if root and not folder.path.is_dir():
+        raise FileError(f"{folder.path}: no such run folder")
+    with _lock(folder, "resume", root):  # then read: a run that ended a moment ago has flushed its files
+        run = None
+        if root:  # what the rest of the run needs, checked before its state is read
+            run = Run(path)
+            config = run.config
+            if t_end is not None:
+                config["stop"]["t_end"] = float(t_end)
+            budget.check_memory(config, run.samples.s, comm.Get_size() if comm is not None else 1)
+            budget.check_disk(config, run.samples.s, folder.path, t_from=float(run.history.t[-1]) if len(run.history) else 0.0)
+        return _resume(path, run, t_end, stream, comm)
 
 
-def _resume(path, t_end, stream, comm):
-    run = _Restored(path, comm)
+def _resume(path, stored, t_end, stream, comm):
+    run = _Restored(path, stored, comm)
     folder, config, config_text, solver = run.folder, run.config, run.config_text, run.solver
     root = _is_root(comm)
     err = stream or sys.stderr

@@ -12,7 +12,7 @@ from meanfield import field, params
 from meanfield.kernels import field as fk
 from meanfield.samples import Samples
 
-from .evolution import Evolution, check_finite, check_step
+from .evolution import Evolution, check_finite, check_step, data_loss
 from .kernels import particles as pk
 from .kernels import sliding as sk
 from .shard import Shard
@@ -227,7 +227,7 @@ class ParticleSolver(Evolution):
                 self.shard.reduce(self._work, self._try)
                 speed = max(speed, float(self._fastest.max()))
             rho = field.residuals_from_moments(self.samples, self._try, self.m)
-            loss = 0.5 * float(rho @ rho) + self.tv * float(self._abs_r.sum()) / self.m
+            loss = data_loss(rho) + self.tv * float(self._abs_r.sum()) / self.m
             if loss <= self._loss_now:  # a step small enough changes nothing and is accepted
                 break
             step *= 0.5
