@@ -242,7 +242,7 @@ def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:
     loss_ax = ax.twinx()
     loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss 1/2 |rho|^2 (right axis)")
     energy = history.energy
-    if np.any(np.isfinite(energy) & (energy != history.loss)):  # a TV regulariser: what the flow minimises
+    if np.any(np.isfinite(energy) & (np.abs(energy - history.loss) > 1e-9 * np.abs(history.loss))):  # a TV term, beyond rounding
         loss_ax.semilogy(t, energy, color="C1", lw=1.5, ls="-.", label="energy, loss + tv int |r| (right axis)")
     loss_ax.set_ylabel("loss 1/2 |rho|^2, energy")
     handles = (ax.get_legend_handles_labels()[0] if history.s <= 10 else []) + loss_ax.get_legend_handles_labels()[0]

@@ -104,3 +104,16 @@ def test_density_of_particles_and_of_the_histogram(solver, tmp_path):
     ax.figure.savefig(tmp_path / "density.png")
     assert (tmp_path / "density.png").stat().st_size > 5000
     plt.close(ax.figure)
+
+
+def test_the_energy_is_drawn_only_with_a_tv_term(solver):
+    """Without a regulariser the recorded energy equals the loss up to rounding: one curve."""
+    ax = plots.plot_residuals(solver.history)
+    assert [line.get_label() for line in ax.figure.axes[1].lines] == ["loss 1/2 |rho|^2 (right axis)"]
+    plt.close(ax.figure)
+    samples = mf.Samples([-0.8, -0.3, 0.2, 0.7], [0.6, -0.4, 0.5, -0.3])
+    r, theta = solvers.init.gaussian_uniform(500, sigma=0.5, rng=0)
+    regularised = solvers.ParticleSolver(samples, r, theta, dt=0.02, tv=0.05, record_every=10).run(t_end=1.0)
+    ax = plots.plot_residuals(regularised.history)
+    assert len(ax.figure.axes[1].lines) == 2
+    plt.close(ax.figure)
