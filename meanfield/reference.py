@@ -66,3 +66,24 @@ def velocity(samples, r, theta, rho=None, tv=0.0):
         dr[blk] = -(g[:, 0] * c + g[:, 1] * s) - tv * np.sign(r[blk])
         dth[blk] = -r[blk] * (g[:, 1] * c - g[:, 0] * s)
     return dr, dth
+
+
+def largest_radial_speed(samples, rho, n=1 << 16):
+    """max over th of |sum_j rho_j [x_j cos th + sin th]_+|: the largest value on a grid of n angles
+    and the boundary angles, then refined by a bounded scalar search around the best few points."""
+    from scipy.optimize import minimize_scalar
+
+    x, rho = samples.x, np.asarray(rho, dtype=np.float64)
+
+    def size(th):
+        return np.abs(np.maximum(preactivation(x, np.atleast_1d(th)), 0.0) @ rho)
+
+    grid = np.concatenate([np.linspace(0.0, 2 * np.pi, n, endpoint=False), np.mod(-np.arctan(x), 2 * np.pi),
+                           np.mod(np.pi - np.arctan(x), 2 * np.pi)])
+    values = size(grid)
+    best = float(values.max())
+    step = 2 * np.pi / n
+    for th in grid[np.argsort(values)[-8:]]:
+        found = minimize_scalar(lambda t: -size(t)[0], bounds=(th - step, th + step), method="bounded", options={"xatol": 1e-13})
+        best = max(best, float(-found.fun))
+    return best
