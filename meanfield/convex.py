@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.linalg import solve_triangular
-from scipy.optimize import nnls
 
 from .field import arc_fields
 from .kernels.arcs import TWO_PI
@@ -196,7 +194,8 @@ def optimum(samples: Samples, tv: float, *, certify: float = 1e-11) -> Optimum:
         angles, weights, status = program.solve(tol)
         if weights is None:
             continue
-        found = _from_atoms(samples, tv, *_polish(samples, tv, *_clean(samples, angles, weights)), status)
+        angles, weights = _polish(samples, tv, *_clean(samples, angles, weights))
+        found = _from_atoms(samples, tv, angles, weights, status)
         if best is None or found.gap < best.gap:
             best = found
         if best.gap <= certify * best.energy:
@@ -341,6 +340,9 @@ def _refine(samples, tv, angles, weights, fixed, rounds=8):
     min |R v - (Q^T y - lambda R^-T 1)| (exact, finite: Lawson-Hanson); atoms it leaves at 0 go. An
     atom not ``fixed`` (on a ray) goes to where its dual constraint is tight, the direction of
     -sign(w) g_k of the current residuals, when that lies in its arc. Returns (G, angles, weights)."""
+    from scipy.linalg import solve_triangular
+    from scipy.optimize import nnls
+
     reg = samples.regions
     best = (_energy(samples, tv, angles, weights), angles, weights)
     signs = np.sign(weights)

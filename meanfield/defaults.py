@@ -12,6 +12,11 @@
   Figures 4, 6 and 7 fit "10 points sampled from a square wave".
 - ``sine20``: y = sin(2 pi x) at twenty evenly spaced points of [-0.95, 0.95]: the paper's Figure 8
   fits "20 samples from a sine wave".
+- ``pairs6``: three pairs of close inputs with targets of both signs, a test problem of the
+  regularised flow: with tv = 0.05 its optimum needs |r| of 30 to 60, and explicit Euler with
+  dt = 0.01 (m = 20000, sigma = 0.01) lowers the energy until t ~ 100 and then raises it.
+- ``ramp6``: y = 0, 0, 0, 0.4, 0.6, 0.6 at x = -1, -0.2, 0, 0.4, 1, 1.2, a ramp whose regularised
+  optimum (tv = 0.01) the canonical flow approaches slowly.
 
 The same numbers are shipped as ``data/samples/*.csv`` (a test keeps them equal).
 """
@@ -49,8 +54,18 @@ def sine20_samples():
     return Samples(x, np.sin(2 * np.pi * x))
 
 
+def pairs6_samples():
+    """Three pairs of close inputs, targets of both signs (s = 6): a hard case of the regularised flow."""
+    return Samples([-0.9023, -0.8651, -0.4780, -0.4293, 0.9959, 1.0860], [1.5224, -1.3060, 2.2533, 0.6251, -2.1534, 0.3506])
+
+
+def ramp6_samples():
+    """y = 0, 0, 0, 0.4, 0.6, 0.6 at x = -1, -0.2, 0, 0.4, 1, 1.2 (s = 6)."""
+    return Samples([-1.0, -0.2, 0.0, 0.4, 1.0, 1.2], [0.0, 0.0, 0.0, 0.4, 0.6, 0.6])
+
+
 PRESETS = {"tent8": tent8_samples, "sine8": default_samples, "gaussian4": gaussian4_samples, "square10": square10_samples,
-           "sine20": sine20_samples}
+           "sine20": sine20_samples, "pairs6": pairs6_samples, "ramp6": ramp6_samples}
 """Shipped sample sets by name (``[samples] preset`` of a run configuration)."""
 
 

@@ -230,8 +230,9 @@ def _lattice_edges(values, most=2000):
 
 def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:
     """Residuals rho_j(t) of a run's history (:class:`solvers.History`, or anything with ``t``,
-    ``rho``, ``loss``, ``energy`` and ``s``), and on a second axis (log scale) the loss, dashed,
-    and the energy where a TV regulariser makes it differ."""
+    ``rho``, ``loss``, ``energy``, ``gap`` and ``s``), and on a second axis (log scale) the loss,
+    dashed, and where a regulariser makes the energy differ, the energy and the gap (energy - dual
+    value, a bound of the energy's distance to its global minimum)."""
     ax = _axes(ax, (7, 4))
     t = history.t
     for j in range(history.s):
@@ -244,7 +245,10 @@ def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:
     energy = history.energy
     if np.any(np.isfinite(energy) & (np.abs(energy - history.loss) > 1e-9 * np.abs(history.loss))):  # a TV term, beyond rounding
         loss_ax.semilogy(t, energy, color="C1", lw=1.5, ls="-.", label="energy, loss + tv int |r| (right axis)")
-    loss_ax.set_ylabel("loss 1/2 |rho|^2, energy")
+        gap = getattr(history, "gap", np.full(t.shape, np.nan))
+        if np.any(np.isfinite(gap) & (gap > 0)):
+            loss_ax.semilogy(t, np.where(gap > 0, gap, np.nan), color="navy", lw=1.8, ls=":", label="gap, >= energy - min energy (right axis)")
+    loss_ax.set_ylabel("loss 1/2 |rho|^2, energy, gap")
     handles = (ax.get_legend_handles_labels()[0] if history.s <= 10 else []) + loss_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper right", fontsize="x-small", ncol=2)
     return ax

@@ -41,7 +41,8 @@ SCHEMA = {
     "samples": {
         "preset": Key("tent8", "a shipped sample set (used when neither file nor x/y is given): tent8 = 8 samples of "
                       "0.8 - 1.5 |x - 0.1|; sine8 = 8 samples of sin(3x) + x/2; gaussian4 = the 4 samples of the mean-field "
-                      "validation; square10 = one period of a square wave; sine20 = 20 samples of sin(2 pi x) (data/samples/*.csv)", "str", SAMPLE_PRESETS),
+                      "validation; square10 = one period of a square wave; sine20 = 20 samples of sin(2 pi x); pairs6 and ramp6 = test "
+                      "problems of the regularised flow (data/samples/*.csv)", "str", SAMPLE_PRESETS),
         "file": Key("", "CSV file of samples 'x, y' ('#' comments), relative to the configuration file", "str"),
         "x": Key([], "inline inputs x_j (with y, instead of a file)", "floats"),
         "y": Key([], "inline targets y_j", "floats"),
@@ -66,6 +67,8 @@ SCHEMA = {
                   "method = sliding; with metric = delta, gradient-flow time of L(a, b, c)", "float", positive=True),
         "lr": Key(0.01, "full: learning rate; the clock counts gradient-flow time t = lr x steps", "float", positive=True),
         "tv": Key(0.0, "particles, histogram: lambda of the TV regulariser lambda * integral |r| dmu (eq. 16)", "float", low=0.0),
+        "weight_decay": Key(0.0, "full: lambda_wd of the penalty lambda_wd / 2 sum_i (a_i^2 + b_i^2 + c_i^2), whose optimum is that of "
+                            "tv = lambda_wd * alpha", "float", low=0.0),
         "metric": Key("canonical", "particles: canonical (the mean-field flow) or delta (the reduced flow of full-parameter "
                       "gradient descent, Proposition 4)", "str", ("canonical", "delta")),
         "delta": Key(0.0, "particles with metric = delta, and full with law gaussian_uniform: the invariant delta_i = c^2 - a^2 - b^2 "
@@ -84,6 +87,8 @@ SCHEMA = {
         "t_end": Key(100.0, "stop at this time of the solver's clock (mean-field time for particles and histogram)", "float", positive=True),
         "steps": Key(0, "stop after this many steps in all (0: no limit)", "int", low=0),
         "loss_below": Key(0.0, "stop once the data loss 1/2 |rho|^2 is below this (0: off)", "float", low=0.0),
+        "gap_below": Key(0.0, "stop once the gap (energy - dual value, a bound of the distance to the optimum of the regularised "
+                         "problem) at a history record is below this (0: off)", "float", low=0.0),
         "loss_factor": Key(100.0, "stop as diverged once the loss exceeds this times its start (or 1 if larger) (0: off)", "float", low=0.0),
     },
     "output": {
@@ -219,6 +224,10 @@ def validate(config, check_files=True):
         raise ConfigError(f"solver.method = {solver['method']!r} runs the canonical flow: set solver.metric = 'canonical'")
     if solver["kind"] == "full" and not solver["train"]:
         raise ConfigError("solver.train must name at least one layer among a, b, c")
+    if solver["kind"] == "full" and solver["tv"]:
+        raise ConfigError("solver.tv is for particles and histogram; full parameters take solver.weight_decay (tv = weight_decay * alpha)")
+    if solver["kind"] != "full" and solver["weight_decay"]:
+        raise ConfigError(f"solver.weight_decay is for full parameters; solver.kind = {solver['kind']!r} takes solver.tv")
     if solver["cfl"] > 1:
         raise ConfigError(f"solver.cfl must be in (0, 1] (positivity of the histogram), got {solver['cfl']}")
     if solver["kind"] != "particles" and init["dtype"] != "float64":

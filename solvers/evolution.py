@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from meanfield import attractors, field
+from meanfield import attractors, convex, field
 from meanfield.samples import Samples, as_samples
 
 from .history import History
 
 if TYPE_CHECKING:
     from .shard import Shard
-from .observers import Cadence, DivergenceError, DivergenceGuard, HistoryRecorder, Observer, ProgressBar
+from .observers import Cadence, DivergenceError, DivergenceGuard, EnergyRise, HistoryRecorder, Observer, ProgressBar
 
-__all__ = ["Evolution", "DivergenceError", "check_finite", "check_step", "data_loss"]
+__all__ = ["Evolution", "DivergenceError", "check_finite", "check_step", "data_loss", "energy_of"]
 
 
 class Evolution:
@@ -35,6 +35,7 @@ class Evolution:
 
     KIND: str | None = None
     PER_PARTICLE: tuple[str, ...] = ()
+    REMEDY = "take a smaller step"  # what the energy-rise warning suggests
     shard: Shard | None = None
     tv = 0.0
     dt: float
@@ -73,8 +74,21 @@ class Evolution:
         """What the flow minimises: L + tv * integral |r| dmu (eq. 16; L without the TV
         regulariser). ``rho``: the current residuals, when the caller has them. With tv > 0 a
         particle solver sums |r| over its particles (O(m), collective when sharded)."""
-        value = data_loss(self.residuals() if rho is None else rho)
-        return value + self.tv * self._abs_r_integral() if self.tv else value
+        return energy_of(self.residuals() if rho is None else rho, self.tv, self._abs_r_integral() if self.tv else 0.0)
+
+    def gap(self, rho: np.ndarray | None = None, energy: float | None = None) -> float:
+        """energy - D(p): an upper bound of how far :meth:`energy` is above the global minimum of
+        the regularised problem (eq. 16 with lambda = ``tv``), from the dual point of the residuals
+        (:func:`meanfield.convex.dual_value`, O(s)). ``rho``, ``energy``: the current ones, when
+        the caller has them (the energy of a particle solver with tv > 0 costs O(m))."""
+        rho = self.residuals() if rho is None else rho
+        energy = self.energy(rho) if energy is None else energy
+        return energy - convex.dual_value(self.samples, rho, self.tv)
+
+    def _rise_slack(self):
+        """How much a step may raise the energy without overshooting: an explicit scheme of the
+        non-smooth tv |r| moves a particle near r = 0 across it and back (0 for smooth energies)."""
+        return 0.0
 
     def _abs_r_integral(self):
         """integral |r| dmu of the current state (solvers with a TV regulariser)."""
@@ -163,7 +177,8 @@ class Evolution:
 
         With ``t_end`` the last step is shortened to land on it. The solver's own history is
         recorded every ``record_every`` steps, at the start of an empty history and at the end
-        (not at all with ``record_every=None``: give a HistoryRecorder of another cadence).
+        (not at all with ``record_every=None``: give a HistoryRecorder of another cadence); an
+        energy that rises between two records is an :class:`solvers.observers.EnergyRiseWarning`.
         ``progress=True`` shows a progress bar. An observer may stop the run early; the reason
         is kept in ``stop_reason`` ("t_end", "steps" or the observer's).
         Raises DivergenceError when the state stops being finite (or a guard says so).
@@ -181,6 +196,7 @@ class Evolution:
         chain: list[Observer] = [DivergenceGuard()]
         if self.record_every is not None:
             chain.append(HistoryRecorder(self.history, Cadence(steps=self.record_every)))
+            chain.append(EnergyRise(self.history, self.REMEDY))
         if progress:
             chain.append(ProgressBar(t_end=t_end, steps=steps if t_end is None else None))
         chain.extend(observers)
@@ -223,6 +239,13 @@ def data_loss(rho):
     divergence guard reports it in one line)."""
     with np.errstate(over="ignore"):
         return 0.5 * float(rho @ rho)
+
+
+def energy_of(rho, tv, abs_r):
+    """L + tv * integral |r| dmu from the residuals and ``abs_r`` = integral |r| dmu: the one
+    expression of the energy (the history's, and what the sliding step compares)."""
+    value = data_loss(rho)
+    return value + tv * abs_r if tv else value
 
 
 def check_step(name, value):

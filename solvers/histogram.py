@@ -151,6 +151,7 @@ class HistogramSolver(Evolution):
     """
 
     KIND = "histogram"
+    REMEDY = "take a smaller solver.cfl"
 
     def __init__(self, samples: Samples, density: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, *, n_r: int, n_theta: int, r_max: float,
                  tv: float = 0.0, order: int = 2, cfl: float = 0.9, substeps: int | None = 2, leak: float = 0.01, record_every: int | None = 1,
@@ -306,6 +307,11 @@ class HistogramSolver(Evolution):
     def _abs_r_integral(self):
         """At the cell centres; mass on r = 0 adds nothing."""
         return float(np.abs(self.grid.rc) @ (self.mass_cells.sum(axis=1) + self.mass_rays.sum(axis=1)))
+
+    def _rise_slack(self):
+        """tv dr: the upwind transport of -tv sign(r) moves mass between the two cells beside r = 0,
+        whose centres count |r| = dr / 2."""
+        return self.tv * self.grid.dr
 
     def _limit(self, state):
         """The rate that bounds a step from ``state``: a step h is stable when h * rate <= 1

@@ -28,7 +28,7 @@ from . import budget, init
 from . import config as cfg
 from .histogram import HistogramSolver
 from .lock import FolderLock
-from .observers import Cadence, DivergenceGuard, HistoryRecorder, Interrupt, LossBelow, ProgressBar
+from .observers import Cadence, DivergenceGuard, EnergyRise, GapBelow, HistoryRecorder, Interrupt, LossBelow, ProgressBar
 from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
 from .runfolder import RunFolder
@@ -79,7 +79,8 @@ def build_solver(config, samples, comm=None):
         if kind == "full":
             a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
     if kind == "full":
-        return FullParticleSolver(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), record_every=None, rng=seed, shard=shard)
+        return FullParticleSolver(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), weight_decay=solver["weight_decay"],
+                                  record_every=None, rng=seed, shard=shard)
     if init_["law"] == "pytorch_default":
         r, theta = mf.to_canonical(a, b, c, alpha)
         r, theta = r.astype(dtype), theta.astype(dtype)
@@ -261,8 +262,12 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
     steps_left = None if not stop["steps"] else max(0, stop["steps"] - solver.step)
     observers = [DivergenceGuard(stop["loss_factor"] or None)]
     observers.append(HistoryRecorder(solver.history, _cadence(output["history"], shard)))
+    if record.writer:
+        observers.append(EnergyRise(solver.history, solver.REMEDY))
     if stop["loss_below"]:
         observers.append(LossBelow(stop["loss_below"]))
+    if stop["gap_below"]:
+        observers.append(GapBelow(solver.history, stop["gap_below"]))
     snapshots = SnapshotWriter(record, _cadence(output["snapshots"], shard))
     observers += [snapshots, checkpointer, interrupt]
     if output["progress"] and record.writer:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -161,6 +162,66 @@ class LossBelow(Observer):
             return f"loss below {self.value:g}"
 
 
+class GapBelow(Observer):
+    """Stops the run once the recorded gap (energy - dual value, a bound of the energy's distance to
+    its global minimum; :meth:`solvers.evolution.Evolution.gap`) is below ``value``. It reads the
+    records of ``history`` as they come (their cadence is its cadence): place it after the
+    :class:`HistoryRecorder`."""
+
+    def __init__(self, history: History, value: float):
+        super().__init__()
+        self.history = history
+        self.value = float(value)
+
+    def start(self, solver):
+        self._seen = len(self.history)
+
+    def step(self, solver):
+        if len(self.history) > self._seen:
+            self._seen = len(self.history)
+            if self.history.last("gap") < self.value:
+                return f"gap below {self.value:g}"
+
+
+class EnergyRise(Observer):
+    """Warns (once per run, a :class:`EnergyRiseWarning`) when the energy at a record of ``history``
+    exceeds the one before by more than rounding and the scheme's slack for the non-smooth TV term
+    (the solver's ``_rise_slack()``: tv^2 dt for particles, tv dr for the histogram): the explicit
+    step overshoots, and the energy, which the exact flow never raises, goes up. ``remedy`` says
+    what to change. Place it after the :class:`HistoryRecorder`."""
+
+    RELATIVE = 1e-12  # rises up to this share of the energy are rounding
+
+    def __init__(self, history: History, remedy: str):
+        super().__init__()
+        self.history = history
+        self.remedy = remedy
+        self.warned = False
+
+    def start(self, solver):
+        self._seen = len(self.history)
+
+    def step(self, solver):
+        count = len(self.history)
+        if count > self._seen:
+            self._seen = count
+            if count < 2 or self.warned:
+                return
+            h = self.history
+            before, after = h.last("energy", 2), h.last("energy")
+            if after - before > self.RELATIVE * abs(before) + solver._rise_slack():
+                self.warned = True
+                warnings.warn(
+                    f"the energy rose from {before:.8g} to {after:.8g} between steps {h.last('step', 2)} and {h.last('step')} "
+                    f"(t = {h.last('t'):.6g}): the step overshoots; {self.remedy}",
+                    EnergyRiseWarning, stacklevel=2,
+                )
+
+
+class EnergyRiseWarning(RuntimeWarning):
+    """The energy of an explicit scheme rose between two history records."""
+
+
 class ProgressBar(Observer):
     """Progress to ``t_end`` (or over ``steps``) with t, loss and steps per second.
 
@@ -251,11 +312,12 @@ class DivergenceError(FloatingPointError):
 
 
 def _figures(solver, digits):
-    """The data loss now and, with a TV regulariser, the energy at the last history record (the
+    """The data loss now and, with a regulariser, the energy and gap at the last history record (the
     energy is an O(m) collective sum for particles: a progress bar on rank 0 cannot take it)."""
     text = f"loss={solver.loss():.{digits}g}"
     if solver.tv and len(solver.history):
-        text += f" energy={solver.history.energy[-1]:.{digits}g} (last record)"
+        h = solver.history
+        text += f" energy={h.last('energy'):.{digits}g} gap={h.last('gap'):.3g} (last record)"
     return text
 
 

@@ -12,7 +12,7 @@ from meanfield import field, params
 from meanfield.kernels import field as fk
 from meanfield.samples import Samples
 
-from .evolution import Evolution, check_finite, check_step, data_loss
+from .evolution import Evolution, check_finite, check_step, data_loss, energy_of
 from .kernels import particles as pk
 from .kernels import sliding as sk
 from .shard import Shard
@@ -148,6 +148,7 @@ class ParticleSolver(Evolution):
             self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
 
     KIND = "particles"
+    REMEDY = 'set solver.method = "sliding" (its steps never raise the energy) or a smaller solver.dt'
 
     @property
     def m(self):
@@ -181,6 +182,11 @@ class ParticleSolver(Evolution):
 
     def _abs_r_integral(self):
         return self.shard.mean_abs(self.r)
+
+    def _rise_slack(self):
+        """2 tv^2 dt: a particle with |<g, d>| < tv steps across r = 0 and back at a speed below
+        2 tv, holding |r| <= 2 tv dt, so such particles add at most 2 tv^2 dt to the energy."""
+        return 2.0 * self.tv * self.tv * self.dt
 
     def velocity(self, r=None, theta=None):
         """(dr/dt, dtheta/dt) at the current state (this rank's particles when sharded), or at a
@@ -227,7 +233,7 @@ class ParticleSolver(Evolution):
                 self.shard.reduce(self._work, self._try)
                 speed = max(speed, float(self._fastest.max()))
             rho = field.residuals_from_moments(self.samples, self._try, self.m)
-            loss = data_loss(rho) + self.tv * float(self._abs_r.sum()) / self.m
+            loss = energy_of(rho, self.tv, self.shard.mean_from_sums(self._abs_r))
             if loss <= self._loss_now:  # a step small enough changes nothing and is accepted
                 break
             step *= 0.5
@@ -306,6 +312,11 @@ class FullParticleSolver(Evolution):
         Learning rate eta. The clock ``t`` counts gradient-flow time of L(a, b, c): t = eta * step.
     train : tuple of {"a", "b", "c"}
         Trained layers: ("c",) is the kernel regime of Section 3.3, ("a", "b") the adaptive extreme.
+    weight_decay : float
+        lambda_wd >= 0 of the penalty lambda_wd / 2 sum_i (a_i^2 + b_i^2 + c_i^2) added to L (on the
+        trained layers' gradients). Its minimum equals that of the TV-regularised problem (eq. 16)
+        with lambda = lambda_wd * alpha (:mod:`meanfield.convex`): ``tv`` is that lambda, and
+        :meth:`energy` the penalised loss, so that :meth:`gap` bounds its distance to the optimum.
 
     shard : solvers.shard.Shard, optional
         This process's part of a run sharded over MPI ranks (a, b, c its neurons).
@@ -318,7 +329,8 @@ class FullParticleSolver(Evolution):
     PER_PARTICLE = ("a", "b", "c")
 
     def __init__(self, samples: Samples, a: ArrayLike, b: ArrayLike, c: ArrayLike, *, alpha: float, lr: float, train: Sequence[str] = LAYERS,
-                 record_every: int | None = 1, rng: int | np.random.Generator | None = None, shard: Shard | None = None):
+                 weight_decay: float = 0.0, record_every: int | None = 1, rng: int | np.random.Generator | None = None,
+                 shard: Shard | None = None):
         super().__init__(samples, record_every=record_every, rng=rng)
         train = tuple(train)
         unknown = set(train) - set(LAYERS)
@@ -327,6 +339,9 @@ class FullParticleSolver(Evolution):
         if not (math.isfinite(alpha) and alpha > 0):
             raise ValueError(f"alpha must be positive and finite, got {alpha}")
         check_step("lr", lr)
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay}")
+        self.weight_decay = float(weight_decay)
         arrays = [np.asarray(v) for v in (a, b, c)]
         if len({v.shape for v in arrays}) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
             raise ValueError(f"a, b, c must be non-empty 1-D arrays of one length, got shapes {[v.shape for v in arrays]}")
@@ -342,23 +357,27 @@ class FullParticleSolver(Evolution):
         self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
         # the moments of the initial state: a step that trains no layer
-        pk.gd_full(self.a, self.b, self.c, reg.lookup, np.zeros((reg.n_arcs, 2)), 0.0, False, False, False, self.shard.chunk, self._work)
+        pk.gd_full(self.a, self.b, self.c, reg.lookup, np.zeros((reg.n_arcs, 2)), pk.Descent(0.0, 0.0, False, False, False), self.shard.chunk,
+                   self._work)
         self.shard.reduce(self._work, self._moments)
 
     KIND = "full"
+    REMEDY = "take a smaller solver.lr"
 
     @property
     def lr(self):
         return self.dt
 
     def _state(self):
-        """a, b, c, the per-arc moments; alpha, lr, train (the trained layers as one string)."""
-        return dict(a=self.a, b=self.b, c=self.c, moments=self._moments, alpha=self.alpha, lr=self.dt, train="".join(self.train))
+        """a, b, c, the per-arc moments; alpha, lr, train (the trained layers as one string),
+        weight_decay."""
+        return dict(a=self.a, b=self.b, c=self.c, moments=self._moments, alpha=self.alpha, lr=self.dt, train="".join(self.train),
+                    weight_decay=self.weight_decay)
 
     @classmethod
     def _from_state(cls, samples, state, record_every, shard):
         solver = cls(samples, state["a"], state["b"], state["c"], alpha=state["alpha"], lr=state["lr"], train=tuple(str(state["train"])),
-                     record_every=record_every, shard=shard)
+                     weight_decay=float(state.get("weight_decay", 0.0)), record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]
         return solver
 
@@ -371,6 +390,20 @@ class FullParticleSolver(Evolution):
     def _norm(self):
         return self.alpha
 
+    @property
+    def tv(self):
+        """The lambda of eq. 16 with the same optimum: weight_decay * alpha."""
+        return self.weight_decay * self.alpha
+
+    def energy(self, rho=None):
+        """What gradient descent minimises: L + weight_decay / 2 sum_i (a_i^2 + b_i^2 + c_i^2)
+        (O(m) with weight decay, collective when sharded)."""
+        value = data_loss(self.residuals() if rho is None else rho)
+        if not self.weight_decay:
+            return value
+        squares = sum(self.shard.mean_of(v, 2) for v in (self.a, self.b, self.c)) * self.m
+        return value + 0.5 * self.weight_decay * squares
+
     def delta(self):
         """Invariants delta_i = c_i^2 - a_i^2 - b_i^2 (Lemma 3)."""
         return params.invariants(self.a.astype(np.float64), self.b.astype(np.float64), self.c.astype(np.float64))
@@ -380,10 +413,8 @@ class FullParticleSolver(Evolution):
         return params.to_canonical(self.a, self.b, self.c, self.alpha)
 
     def _advance(self, h):
-        pk.gd_full(
-            self.a, self.b, self.c, self.samples.regions.lookup, self._field(), h / self.alpha,
-            "a" in self.train, "b" in self.train, "c" in self.train, self.shard.chunk, self._work,
-        )
+        descent = pk.Descent(h / self.alpha, h * self.weight_decay, "a" in self.train, "b" in self.train, "c" in self.train)
+        pk.gd_full(self.a, self.b, self.c, self.samples.regions.lookup, self._field(), descent, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
         return h
 

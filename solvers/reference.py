@@ -60,17 +60,17 @@ def full_gradient(samples, a, b, c, alpha):
     return da, db, dc
 
 
-def gd_full(samples, a, b, c, *, alpha, lr, steps, train=("a", "b", "c")):
-    """``steps`` gradient-descent steps on L(a, b, c)."""
+def gd_full(samples, a, b, c, *, alpha, lr, steps, train=("a", "b", "c"), weight_decay=0.0):
+    """``steps`` gradient-descent steps on L(a, b, c) + weight_decay / 2 |(a, b, c)|^2."""
     a, b, c = (np.array(v, dtype=np.float64) for v in (a, b, c))
     for _ in range(steps):
         da, db, dc = full_gradient(samples, a, b, c, alpha)
         if "a" in train:
-            a = a - lr * da
+            a = a - lr * (da + weight_decay * a)
         if "b" in train:
-            b = b - lr * db
+            b = b - lr * (db + weight_decay * b)
         if "c" in train:
-            c = c - lr * dc
+            c = c - lr * (dc + weight_decay * c)
     return a, b, c
 
 

@@ -104,7 +104,8 @@ def _run_info(run):
     h = run.history
     checkpoint = run.newest_checkpoint()
     state = checkpoint.state
-    energy = f", energy {h.energy[0]:.6g} -> {h.energy[-1]:.6g}" if run.config["solver"]["tv"] else ""
+    regularised = run.config["solver"]["tv"] or run.config["solver"].get("weight_decay")
+    energy = f", energy {h.energy[0]:.6g} -> {h.energy[-1]:.6g}, gap {h.gap[-1]:.3g}" if regularised else ""
     lines = [
         f"run folder {run.path}: {run.describe()}, t = {float(state['t']):.4g}",
         f"samples: s = {run.samples.s}, x in [{run.samples.x[0]:.4g}, {run.samples.x[-1]:.4g}]",

@@ -13,8 +13,8 @@ run.h5::
                  histogram), clock (what t counts), digest
     /config      the configuration as TOML text
     /samples/x, /samples/y
-    /history/t, /history/step, /history/loss, /history/energy,
-    /history/rho (T, s)                                               chunked, appendable
+    /history/t, /history/step, /history/loss, /history/energy, /history/gap,
+    /history/rho (T, s)
     /snapshots/t, /snapshots/step                                     index of the snapshots
     /snapshots/step_N  -> external link to snapshots/step_N.h5 (its root)
 
@@ -23,8 +23,8 @@ and scalars as attributes of ``state`` (kind, t, step, rng, ...); for particle r
 ``state/r`` and ``state/theta``. A checkpoint adds ``/config`` and ``/samples``.
 
 The run file is rewritten whole (atomically) each time it is flushed: it holds the history and the
-snapshot index, O(records x s) numbers (``history/energy`` is absent from files written before
-it was recorded: reading them gives NaN there); the snapshots themselves are separate files, so flushing
+snapshot index, O(records x s) numbers (``history/energy`` and ``history/gap`` are absent from
+files written before they were recorded: reading them gives NaN there); the snapshots themselves are separate files, so flushing
 never copies particle arrays.
 """
 from dataclasses import dataclass, field
@@ -145,7 +145,7 @@ class RunFolder:
         arrays = {
             "config": config_text, "samples/x": samples.x, "samples/y": samples.y,
             "history/t": history.t, "history/step": history.step, "history/loss": history.loss, "history/energy": history.energy,
-            "history/rho": history.rho,
+            "history/gap": history.gap, "history/rho": history.rho,
             "snapshots/t": t, "snapshots/step": steps,
         }
         links = {f"snapshots/{_name(step)}": (f"snapshots/{_name(step)}.h5", "/") for step in steps}
@@ -166,7 +166,7 @@ class RunFolder:
         energy = arrays.get("history/energy")
         if energy is None and _tv_of(str(config)) == 0:  # written before the energy was: it is the loss
             energy = 0.5 * np.einsum("ts,ts->t", *(2 * [np.reshape(rho, (len(t), samples.s))]))
-        history = History.from_arrays(samples, t, step, rho, energy)
+        history = History.from_arrays(samples, t, step, rho, energy, arrays.get("history/gap"))
         return RunFile(kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist())))
 
     # -- state files ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _solver_from(kind: str, samples: Samples, state: dict, history: History | No
     """A solver of ``kind`` rebuilt from ``state``, with ``history`` up to its step."""
     solver = SOLVERS[kind].from_state(samples, state, record_every=record_every)
     if history is not None:
-        solver.history = History.from_arrays(samples, history.t, history.step, history.rho, history.energy)
+        solver.history = History.from_arrays(samples, history.t, history.step, history.rho, history.energy, history.gap)
         solver.history.truncate(solver.step)
     return solver
 

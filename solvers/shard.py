@@ -83,10 +83,19 @@ class Shard:
         return out
 
     def mean_abs(self, values):
-        """(1/m) sum_i |v_i| over the run's particles, in float64, summed chunk by chunk in order
-        (the same bits for any N)."""
-        sums = np.array([np.add.reduce(np.abs(values[lo:lo + self.chunk]), dtype=np.float64)
-                         for lo in range(0, values.size, self.chunk)], dtype=np.float64)
+        """(1/m) sum_i |v_i| over the run's particles (:meth:`mean_of`)."""
+        return self.mean_of(values, 1)
+
+    def mean_of(self, values, power):
+        """(1/m) sum_i |v_i| (power 1) or v_i^2 (power 2) over the run's particles: float64 sums
+        chunk by chunk in particle order (the same bits for any N; collective when sharded)."""
+        sums = np.empty(int(self.chunk_counts[self.rank]))
+        fk.chunk_sums(values, power, self.chunk, sums)
+        return self.mean_from_sums(sums)
+
+    def mean_from_sums(self, sums):
+        """(1/m) times the sum, in chunk order, of per-chunk sums (this process's chunks; collective
+        when sharded)."""
         if self.sharded:
             full = np.empty(self.chunks)
             self.comm.Allgatherv(sums, [full, self.chunk_counts])

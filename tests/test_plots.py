@@ -107,7 +107,8 @@ def test_density_of_particles_and_of_the_histogram(solver, tmp_path):
 
 
 def test_the_energy_is_drawn_only_with_a_tv_term(solver):
-    """Without a regulariser the recorded energy equals the loss up to rounding: one curve."""
+    """Without a regulariser the recorded energy equals the loss up to rounding: one curve; with
+    one, the energy and the gap too."""
     ax = plots.plot_residuals(solver.history)
     assert [line.get_label() for line in ax.figure.axes[1].lines] == ["loss 1/2 |rho|^2 (right axis)"]
     plt.close(ax.figure)
@@ -115,5 +116,7 @@ def test_the_energy_is_drawn_only_with_a_tv_term(solver):
     r, theta = solvers.init.gaussian_uniform(500, sigma=0.5, rng=0)
     regularised = solvers.ParticleSolver(samples, r, theta, dt=0.02, tv=0.05, record_every=10).run(t_end=1.0)
     ax = plots.plot_residuals(regularised.history)
-    assert len(ax.figure.axes[1].lines) == 2
+    lines = ax.figure.axes[1].lines
+    assert [line.get_label().split(",")[0] for line in lines] == ["loss 1/2 |rho|^2 (right axis)", "energy", "gap"]
+    np.testing.assert_array_equal(lines[2].get_ydata(), regularised.history.gap)
     plt.close(ax.figure)

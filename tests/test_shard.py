@@ -104,7 +104,7 @@ def _same_run(a, b):
 @pytest.mark.parametrize("sets", [
     ["solver.method='rk4'", "t_end=0.5"],
     ["solver.metric='delta'", "solver.delta=0.5", "solver.alpha='sqrt(m)'", "solver.dt=0.2", "t_end=4", "init.dtype='float32'"],
-    ["solver.kind='full'", "solver.lr=0.05", "solver.alpha='sqrt(m)'", "init.law='pytorch_default'", "t_end=2", "solver.tv=0.01"],
+    ["solver.kind='full'", "solver.lr=0.05", "solver.alpha='sqrt(m)'", "init.law='pytorch_default'", "t_end=2", "solver.weight_decay=0.01"],
 ], ids=["rk4", "delta-float32", "full-pytorch"])
 def test_two_ranks_equal_the_serial_run(tmp_path, sets):
     sets = [a for s in sets for a in ("--set", s)]

@@ -60,6 +60,19 @@ def reduce_chunks(work, out):
 
 
 @kernel(parallel=True)
+def chunk_sums(values, power, chunk, out):
+    """out[c] = sum over chunk c of |v_i| (power 1) or v_i^2 (power 2), in float64 and particle
+    order: the order in which the sliding step adds |r| as it moves the particles."""
+    for c in prange(out.size):
+        lo, hi = chunk_bounds(c, values.size, chunk)
+        total = 0.0
+        for i in range(lo, hi):
+            v = np.float64(values[i])
+            total += abs(v) if power == 1 else v * v
+        out[c] = total
+
+
+@kernel(parallel=True)
 def arc_moments(r, theta, arcs, chunk, work):
     """Per-chunk, per-arc first moments: work[c, k] = sum over particles i of chunk c with th_i in
     A_k of r_i d(th_i); :func:`reduce_chunks` makes them M_k.

@@ -8,7 +8,7 @@ rows in chunk order (:class:`solvers.shard.Shard`, across MPI ranks too). The ne
 residuals and field then cost O(s). Results do not depend on the thread count.
 
 Kernels take their arrays in bundles (named tuples, which numba compiles field by field):
-:class:`meanfield.kernels.arcs.ArcTable`, :class:`Metric`, :class:`Stage`.
+:class:`meanfield.kernels.arcs.ArcTable`, :class:`Metric`, :class:`Stage`, :class:`Descent`.
 """
 import math
 from collections import namedtuple
@@ -161,16 +161,24 @@ def _add_neuron(buf, a, b, c, arcs):
     add_moment(buf, _arc_of_neuron(a, b, arcs), c, a, -b)
 
 
+Descent = namedtuple("Descent", ["step", "shrink", "train_a", "train_b", "train_c"])
+Descent.__doc__ = """One gradient-descent step on L(a, b, c) + wd/2 |(a, b, c)|^2: ``step`` = lr / alpha (the loss
+gradient's factor), ``shrink`` = lr * wd (the weight decay's), and which layers train."""
+
+
 @kernel(parallel=True)
-def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, work):
-    """One gradient-descent step on L(a, b, c) with f = (1/alpha) sum_i c_i [a_i x - b_i]_+, in place.
+def gd_full(a, b, c, arcs, g, descent, chunk, work):
+    """One gradient-descent step (:class:`Descent`) on L(a, b, c) + wd/2 sum_i (a_i^2 + b_i^2 + c_i^2)
+    with f = (1/alpha) sum_i c_i [a_i x - b_i]_+, in place.
 
     For neuron i on arc k: dL/dc = <g_k, (a, -b)> / alpha, dL/da = c g_k[0] / alpha,
-    dL/db = -c g_k[1] / alpha. Untrained layers stay fixed. Accumulates the per-chunk rows of the
-    moments of the new state, M_k = sum_{i in A_k} c_i (a_i, -b_i), so that
-    f(x_j) = <xt_j, sum_{B_j} M> / alpha (with no layer trained: the moments of the given state).
+    dL/db = -c g_k[1] / alpha; the decay adds wd times the parameter. Untrained layers stay fixed.
+    Accumulates the per-chunk rows of the moments of the new state,
+    M_k = sum_{i in A_k} c_i (a_i, -b_i), so that f(x_j) = <xt_j, sum_{B_j} M> / alpha (with no
+    layer trained: the moments of the given state).
     """
     angles, table, first = arcs
+    step, shrink, train_a, train_b, train_c = descent
     for ch in prange(work.shape[0]):
         buf = work[ch]
         buf[:, :] = 0.0
@@ -184,11 +192,11 @@ def gd_full(a, b, c, arcs, g, lr_over_alpha, train_a, train_b, train_c, chunk, w
             g0 = g[k, 0]
             g1 = g[k, 1]
             if train_a:
-                a[i] = ai - lr_over_alpha * ci * g0
+                a[i] = ai - step * ci * g0 - shrink * ai
             if train_b:
-                b[i] = bi + lr_over_alpha * ci * g1
+                b[i] = bi + step * ci * g1 - shrink * bi
             if train_c:
-                c[i] = ci - lr_over_alpha * (g0 * ai - g1 * bi)
+                c[i] = ci - step * (g0 * ai - g1 * bi) - shrink * ci
             _add_neuron(buf, np.float64(a[i]), np.float64(b[i]), np.float64(c[i]), lookup)
 
 
