@@ -58,6 +58,10 @@ def main(argv=None):
     paper.add_argument("--quick", action="store_true", help="fewer particles, cases and seeds (minutes)")
     paper.add_argument("--out", default="paper", help="folder of REPORT.md and the figures (default paper/)")
     paper.add_argument("--only", nargs="+", default=None, help="run only these claims")
+    geo = sub.add_parser("geometry", help="regularised problem: canonical vs conic (weight decay) geometry, time to reach the exact optimum")
+    geo.add_argument("--quick", action="store_true", help="fewer particles and a budget of 2 s per run (for tests)")
+    geo.add_argument("--budget", type=positive(float), default=None, help="wall-clock seconds per run (default 60)")
+    geo.add_argument("--out", default="figures", help="folder of geometry.png and geometry.md (default figures/)")
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
@@ -108,6 +112,10 @@ def main(argv=None):
         if failed:
             print(f"{len(failed)} claim(s) failed: {', '.join(row.where for row in failed)}", file=sys.stderr)
             return 1
+    elif args.command == "geometry":
+        from . import geometry
+
+        geometry.run(quick=args.quick, out=args.out, budget=args.budget)
     elif args.command == "bench-histogram":
         from . import bench_histogram
 

@@ -11,7 +11,9 @@ Claims: Lemma 3, Proposition 4 and its two limits, Proposition 1, condition (14)
 (corrected and printed), mass on the predicted attractors (Figures 1 and 9), the mean-field limit,
 the gaussian-4 drift question (answered: the particles' time step), and from
 :mod:`validation.paper_kernels` and :mod:`validation.paper_figures` the kernels (eq. 26 corrected
-and printed, Proposition 6, (27) and Figure 3), Theorem 5 (Figure 4), and Figures 2, 5, 6, 7, 8.
+and printed, Proposition 6, (27) and Figure 3), Theorem 5 (Figure 4), and Figures 2, 5, 6, 7, 8;
+from :mod:`validation.paper_regularised` the regularised problem of Section 3.1 (eq. 16) against its
+exact optimum.
 """
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ import solvers
 from meanfield.attractors import ATTRACTOR, CROSSING, REPULSOR, lemma2
 from meanfield.defaults import PRESETS
 
-from . import paper_figures, paper_kernels
+from . import paper_figures, paper_kernels, paper_regularised
 from .claims import Outcome, loglog_slope, save
 
 EPS = 1e-7  # radians beside a ray where its one-sided angular velocities are read
@@ -284,7 +286,8 @@ def gaussian4_drift(quick, out):
 CLAIMS = {"lemma3": lemma3, "proposition4": proposition4, "proposition1": proposition1, "condition14": condition14, "attractors": attractors,
           "mean-field": mean_field, "gaussian4-drift": gaussian4_drift, "kernels": paper_kernels.kernels, "theorem5": paper_kernels.theorem5,
           "delta-trajectories": paper_figures.delta_trajectories, "delta-sweep": paper_figures.delta_sweep,
-          "pytorch-width": paper_figures.pytorch_width}
+          "pytorch-width": paper_figures.pytorch_width, "regularised": paper_regularised.regularised,
+          "geometries": paper_regularised.geometries}
 
 
 def run(quick=False, out="paper", only=None, say=print):
