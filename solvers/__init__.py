@@ -4,13 +4,14 @@ from . import init
 from .evolution import DivergenceError
 from .histogram import CylinderGrid, HistogramSolver
 from .history import History
-from .observers import Cadence, DivergenceGuard, HistoryRecorder, LossBelow, ProgressBar
+from .observers import Cadence, DivergenceGuard, EnergyRise, EnergyRiseWarning, GapBelow, HistoryRecorder, LossBelow, ProgressBar
 from .output import Checkpointer, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
 from .runs import Run, Snapshot, Snapshots, Sweep, open_run
 
 __all__ = [
     "ParticleSolver", "FullParticleSolver", "HistogramSolver", "CylinderGrid", "History", "DivergenceError", "init",
-    "Cadence", "HistoryRecorder", "DivergenceGuard", "LossBelow", "ProgressBar", "SnapshotWriter", "Checkpointer",
+    "Cadence", "HistoryRecorder", "DivergenceGuard", "LossBelow", "GapBelow", "EnergyRise", "EnergyRiseWarning", "ProgressBar",
+    "SnapshotWriter", "Checkpointer",
     "open_run", "Run", "Snapshot", "Snapshots", "Sweep",
 ]

@@ -65,6 +65,17 @@ def test_user_guide_commands_run(tmp_path, monkeypatch):
     assert namespace["data"].sizes["sample"] == 8 and namespace["solver"].step > namespace["run"].snapshots[3].step
 
 
+def test_regularised_guide_example_runs(monkeypatch):
+    pytest.importorskip("clarabel")
+    code = next(b for b in blocks("docs/guide/regularised.md", "python") if "optimum(samples" in b)
+    monkeypatch.chdir(ROOT)
+    namespace = {}
+    exec(compile(code, "regularised.md", "exec"), namespace)  # noqa: S102
+    best = namespace["best"]
+    assert f"{best.energy:.10f}".startswith("0.0728912717") and best.weights.size == 3 and abs(best.gap) < 1e-11
+    assert namespace["dual_value"](namespace["samples"], namespace["rho"], 0.02) <= best.energy
+
+
 def test_user_guide_solver_example_runs(monkeypatch):
     code = next(b for b in blocks("docs/guide/analysis.md", "python") if "m = 10**6" in b)
     monkeypatch.chdir(ROOT)

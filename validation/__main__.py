@@ -62,6 +62,8 @@ def main(argv=None):
     geo.add_argument("--quick", action="store_true", help="fewer particles and a budget of 2 s per run (for tests)")
     geo.add_argument("--budget", type=positive(float), default=None, help="wall-clock seconds per run (default 60)")
     geo.add_argument("--out", default="figures", help="folder of geometry.png and geometry.md (default figures/)")
+    geo.add_argument("--cases", nargs="+", default=None, choices=["tent8", "pairs6", "ramp6"], help="the problems (default all)")
+    geo.add_argument("--runs", nargs="+", default=None, choices=["euler", "sliding", "conic", "conic-0.05"], help="the runs (default all)")
     att = sub.add_parser("attractors", help="adaptive run: predicted attractors vs concentration, figures")
     att.add_argument("--out", default="figures")
     att.add_argument("--m", type=int, default=20_000)
@@ -115,7 +117,7 @@ def main(argv=None):
     elif args.command == "geometry":
         from . import geometry
 
-        geometry.run(quick=args.quick, out=args.out, budget=args.budget)
+        geometry.run(quick=args.quick, out=args.out, budget=args.budget, cases=args.cases, runs=args.runs)
     elif args.command == "bench-histogram":
         from . import bench_histogram
 
