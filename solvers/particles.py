@@ -20,16 +20,37 @@ from .shard import Shard
 METHODS = ("euler", "heun", "rk4", "sliding", "sliding-heun")
 SLIDING = ("sliding", "sliding-heun")
 MAX_TURN = 0.05  # radians: the largest angular move of a free particle in one sliding step
+
+
+def check_fused(name, a, b):
+    """Refuse a Butcher tableau (a, b) that the fused stages cannot run: explicit (a[s, l] = 0 for
+    l >= s) and each stage point built from the previous stage's velocity alone (a[s, l] = 0 for
+    l < s - 1), with one weight per stage."""
+    a, b = np.asarray(a), np.asarray(b)
+    stages = b.size
+    if a.shape != (stages, stages):
+        raise ValueError(f"tableau {name!r}: a must be {stages} x {stages} for {stages} weights, got {a.shape}")
+    s, l = np.indices(a.shape)
+    if np.any(a[(l >= s) | (l < s - 1)] != 0):
+        raise ValueError(f"tableau {name!r}: the fused stages need a[s, l] = 0 except on the first subdiagonal")
+
+
+def _checked(tableaus):
+    for name, (a, b) in tableaus.items():
+        check_fused(name, a, b)
+    return tableaus
+
+
 # explicit Runge-Kutta schemes as Butcher coefficients (a, b); the fused stages need a[s, l] = 0
-# for l < s - 1 (each stage point uses the previous stage's velocity alone)
-TABLEAUS = {
+# for l < s - 1 (each stage point uses the previous stage's velocity alone), checked on import
+TABLEAUS = _checked({
     "euler": (np.zeros((1, 1)), np.ones(1)),
     "heun": (np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5])),
     "rk4": (
         np.array([[0.0, 0, 0, 0], [0.5, 0, 0, 0], [0.0, 0.5, 0, 0], [0.0, 0, 1.0, 0]]),
         np.array([1.0, 2.0, 2.0, 1.0]) / 6.0,
     ),
-}
+})
 LAYERS = ("a", "b", "c")
 
 

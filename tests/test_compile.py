@@ -1,5 +1,6 @@
 """Compilation: the cache stamp covers every kernel source and nothing else; importing the package
 changes no process-wide setting."""
+import os
 import re
 import shutil
 import subprocess
@@ -51,3 +52,21 @@ def test_import_changes_no_process_wide_setting():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+def test_the_cache_layer_on_numba_private_classes_still_works(tmp_path):
+    """The stamped cache subclasses numba's private caching classes (numba has no public hook for
+    a cache key). A numba release that changes them must fail here, loudly: a fresh process has
+    to compile a kernel and store it through our locator, and a second process has to load it."""
+    code = (
+        "import numpy as np, meanfield as mf\n"
+        "from meanfield.kernels import field as fk\n"
+        "mf.residuals(mf.Samples([0.0, 1.0], [1.0, 0.0]), np.ones(3), np.zeros(3))\n"
+        "kernel = fk.arc_moments\n"
+        "print(type(kernel._cache._impl.locator).__name__, sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300) for _ in range(2)]
+    assert all(proc.returncode == 0 for proc in runs), [proc.stderr for proc in runs]
+    assert [proc.stdout.split() for proc in runs] == [["_UserProvided", "0", "1"], ["_UserProvided", "1", "0"]]
+    assert list(tmp_path.rglob("*.nbi")), "no cache index written"

@@ -250,3 +250,19 @@ def test_tableaus_fit_the_fused_stages():
 
     for a, b in TABLEAUS.values():
         assert np.all(np.tril(a, -2) == 0) and np.all(np.triu(a) == 0) and b.sum() == pytest.approx(1.0)
+
+
+def test_the_tableaus_meet_the_fused_stages_condition():
+    """The shipped schemes pass the check made at import, and a tableau whose stage point uses an
+    older stage (classical RK4 with a[3, 1] != 0 moved off the subdiagonal) is refused."""
+    from solvers.particles import TABLEAUS, check_fused
+
+    for name, (a, b) in TABLEAUS.items():
+        check_fused(name, a, b)
+    a, b = TABLEAUS["rk4"]
+    bad = a.copy()
+    bad[3, 1] = 0.5
+    with pytest.raises(ValueError, match="first subdiagonal"):
+        check_fused("bad", bad, b)
+    with pytest.raises(ValueError, match="a must be 2 x 2"):
+        check_fused("short", a, b[:2])
