@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +120,6 @@ def write_atomically(path, *chunks):
                 data, done = memoryview(chunk).cast("B"), 0
                 while done < data.nbytes:
                     done += os.write(fd, data[done:done + _WRITE_BYTES])
-            delay = float(os.environ.get("MEANFIELD_TEST_WRITE_DELAY", "0") or 0)
-            if delay:  # test hook: widen the window in which a killed writer leaves a partial file
-                time.sleep(delay)
             os.fsync(fd)
         finally:
             os.close(fd)

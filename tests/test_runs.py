@@ -1,6 +1,5 @@
 """The run layer end to end with real processes: run, kill (SIGKILL at random moments and during
 checkpoint writes, SIGTERM), resume, and compare with an uninterrupted run bit for bit."""
-import os
 import random
 import signal
 import subprocess
@@ -20,6 +19,17 @@ HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
 
+# the command line in a process whose file writes pause 0.2 s before their fsync: the window in
+# which a killed writer leaves a partial file, wide enough to land a signal in
+SLOW_WRITES = """
+import os, sys, time
+fsync = os.fsync
+os.fsync = lambda fd: (time.sleep(0.2), fsync(fd))[1]
+from solvers.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
     """Start a run in a subprocess, deliver ``sig`` ``kills`` times, resume after each, until it
     completes. A signal lands at a random moment between checkpoints: after 3 to 5 new ones and a
@@ -28,12 +38,11 @@ def run_with_kills(tmp_path, items, sig, kills, *, during_write=False, seed=0):
     that. So the moments follow the run's own pace and not this machine's speed."""
     rng = random.Random(seed)
     out = tmp_path / "killed"
-    env = {"MEANFIELD_TEST_WRITE_DELAY": "0.2"} if during_write else {}
     args = ["run", "--out", str(out), *sets([*items, "progress=false", "figures=false"])]
     delivered, caught_in_write = 0, 0
     while True:
-        proc = subprocess.Popen([sys.executable, "-m", "meanfield", *args], cwd=tmp_path, env={**os.environ, **env},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [sys.executable, "-c", SLOW_WRITES] if during_write else [sys.executable, "-m", "meanfield"]
+        proc = subprocess.Popen([*command, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if delivered < kills:
             before = set((out / "checkpoints").glob("step_*.h5")) if out.exists() else set()
             wanted, seen = rng.randint(3, 5), []  # new checkpoints, in the order they appeared
