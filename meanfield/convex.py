@@ -157,7 +157,7 @@ def optimum(samples: Samples, tv: float, *, certify: float = 1e-11) -> Optimum:
     (Caratheodory: atoms whose features are dependent trade mass at no cost in G), polishes the
     atoms (:func:`_polish`) and evaluates every figure from them. The solve is repeated with
     tighter tolerances (1e-10, 1e-12, 1e-14) until the certificate ``gap`` is at most
-    ``certify`` times F*; the best certified result is returned.
+    ``certify`` times F*; the best result (least energy up to rounding, then least gap) is returned.
 
     Parameters
     ----------
@@ -196,7 +196,7 @@ def optimum(samples: Samples, tv: float, *, certify: float = 1e-11) -> Optimum:
             continue
         angles, weights = _polish(samples, tv, *_clean(samples, angles, weights))
         found = _from_atoms(samples, tv, angles, weights, status)
-        if best is None or found.gap < best.gap:
+        if best is None or _better([(best.energy, best.gap, best), (found.energy, found.gap, found)])[2] is found:
             best = found
         if best.gap <= certify * best.energy:
             break
@@ -321,30 +321,38 @@ def _clean(samples, angles, weights):
 
 def _polish(samples, tv, angles, weights):
     """Sharpen the solver's atoms: :func:`_refine` them as they are, and with those within MERGE of
-    a boundary ray put onto it (an atom can sit a hair from a ray at large |x|); keep the lower G,
-    and the atoms on rays when the two are equal to rounding."""
+    a boundary ray put onto it (an atom can sit a hair from a ray at large |x|); of every candidate
+    met on the way, keep the best by :func:`_better`."""
     rays = samples.regions.angles
     nearest = np.argmin(np.abs((angles[:, None] - rays[None, :] + math.pi) % TWO_PI - math.pi), axis=1) if angles.size else angles
     on_ray = np.abs((angles - rays[nearest] + math.pi) % TWO_PI - math.pi) < MERGE if angles.size else angles.astype(bool)
-    free = _refine(samples, tv, angles, weights, np.zeros_like(on_ray))
-    if not on_ray.any():
-        return free[1:]
-    snapped = _refine(samples, tv, np.where(on_ray, rays[nearest], angles), weights, on_ray)
-    return (free if free[0] < snapped[0] * (1 - 1e-14) else snapped)[1:]  # a tie goes to the atoms on rays
+    candidates = _refine(samples, tv, angles, weights, np.zeros_like(on_ray))
+    if on_ray.any():
+        candidates += _refine(samples, tv, np.where(on_ray, rays[nearest], angles), weights, on_ray)
+    return _better(candidates)[2:]
+
+
+def _better(candidates):
+    """Of (energy, gap, angles, weights) candidates, the one of least gap among those whose energy
+    is the least up to rounding (1e-13 relative): the energy is flat at the optimum, to second order,
+    while the gap moves to first order, so it tells apart candidates the energy cannot."""
+    least = min(c[0] for c in candidates)
+    return min((c for c in candidates if c[0] <= least + 1e-13 * abs(least)), key=lambda c: c[1])
 
 
 def _refine(samples, tv, angles, weights, fixed, rounds=8):
-    """Alternate two exact moves while G does not rise beyond rounding. With the angles and the
-    signs sigma fixed, the weights w = sigma v minimising G solve min 1/2 |Phi sigma v - y|^2 +
-    lambda sum v over v >= 0, which with Phi sigma = Q R is the non-negative least-squares problem
-    min |R v - (Q^T y - lambda R^-T 1)| (exact, finite: Lawson-Hanson); atoms it leaves at 0 go. An
-    atom not ``fixed`` (on a ray) goes to where its dual constraint is tight, the direction of
-    -sign(w) g_k of the current residuals, when that lies in its arc. Returns (G, angles, weights)."""
+    """Candidates (energy, gap, angles, weights) from alternating two exact moves, starting with the
+    given atoms. With the angles and the signs sigma fixed, the weights w = sigma v minimising G
+    solve min 1/2 |Phi sigma v - y|^2 + lambda sum v over v >= 0, which with Phi sigma = Q R is the
+    non-negative least-squares problem min |R v - (Q^T y - lambda R^-T 1)| (exact, finite:
+    Lawson-Hanson); atoms it leaves at 0 go. An atom not ``fixed`` (on a ray) goes to where its dual
+    constraint is tight, the direction of -sign(w) g_k of the current residuals, when that lies in
+    its arc. Stops when G rises beyond rounding."""
     from scipy.linalg import solve_triangular
     from scipy.optimize import nnls
 
     reg = samples.regions
-    best = (_energy(samples, tv, angles, weights), angles, weights)
+    candidates = [_candidate(samples, tv, angles, weights)]
     signs = np.sign(weights)
     for _ in range(rounds):
         features = _features(samples.x, angles)
@@ -354,10 +362,10 @@ def _refine(samples, tv, angles, weights, fixed, rounds=8):
         v = nnls(r, q.T @ samples.y - tv * solve_triangular(r, np.ones(signs.size), trans="T"), maxiter=50 * signs.size)[0]
         keep = v > 0
         angles, signs, fixed, weights = angles[keep], signs[keep], fixed[keep], signs[keep] * v[keep]
-        energy = _energy(samples, tv, angles, weights)
-        if energy > best[0] * (1 + 1e-14):  # solved weights and equal energy: take the solved ones
+        found = _candidate(samples, tv, angles, weights)
+        if found[0] > min(c[0] for c in candidates) * (1 + 1e-13):
             break
-        best = (energy, angles, weights)
+        candidates.append(found)
         if fixed.all():
             break
         g = arc_fields(samples, features[:, keep] @ weights - samples.y)
@@ -368,12 +376,14 @@ def _refine(samples, tv, angles, weights, fixed, rounds=8):
             target = math.atan2(d[1], d[0]) % TWO_PI
             if 0 < (target - reg.angles[k]) % TWO_PI < reg.lengths[k]:
                 angles[i] = target
-    return best
+    return candidates
 
 
-def _energy(samples, tv, angles, weights):
+def _candidate(samples, tv, angles, weights):
+    """(energy, gap, angles, weights) of atoms."""
     rho = _features(samples.x, angles) @ weights - samples.y
-    return 0.5 * float(rho @ rho) + tv * float(np.abs(weights).sum())
+    energy = 0.5 * float(rho @ rho) + tv * float(np.abs(weights).sum())
+    return energy, energy - dual_value(samples, rho, tv), angles, weights
 
 
 def _from_atoms(samples, tv, angles, weights, status):

@@ -19,7 +19,7 @@ POOL = [-1.3, -0.9, -0.4, -0.1, 0.0, 0.2, 0.35, 0.8, 1.1, 2.5]
 
 
 @st.composite
-def problems(draw, max_s=6, large=(-40.0, 50.0)):
+def problems(draw, max_s=6, large=(-40.0, 50.0, -300.0, 1000.0)):
     """Samples with duplicated x, x = 0, s = 1 and large |x| (from ``large``), and lambda."""
     s = draw(st.integers(1, max_s))
     pool = POOL + list(large)
@@ -113,20 +113,7 @@ def test_optimum_certifies_itself_and_is_sparse(problem):
     assert found.energy == pytest.approx(0.5 * found.rho @ found.rho + tv * np.abs(found.weights).sum(), rel=1e-14)
 
 
-@given(problems(large=(-300.0, 1000.0)))
-def test_inputs_far_apart_in_scale(problem):
-    """|x| = 1000 beside |x| ~ 1: the features differ by 1e3 and the interior-point solve is less
-    sharp; the value still meets the grid to 1e-8, the certificate to 1e-6 (worst of 300 draws
-    measured: 9e-8)."""
-    samples, tv = problem
-    found = optimum(samples, tv)
-    assert found.weights.size <= samples.s
-    assert abs(found.gap) <= 1e-6 * found.energy + rounding_floor(samples, found)
-    floor = 1e-13 * (1 + samples.y @ samples.y)
-    assert abs(grid_optimum(samples, tv, n=1 << 13) - found.energy) <= 1e-8 * found.energy + 4e-7 * tv * found.total_variation + floor
-
-
-@given(problems(large=(-300.0, 1000.0)), st.integers(0, 2**32 - 1))
+@given(problems(), st.integers(0, 2**32 - 1))
 def test_dual_value_against_brute_force(problem, seed):
     samples, tv = problem
     rho = np.random.default_rng(seed).standard_normal(samples.s)
