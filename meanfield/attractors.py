@@ -69,7 +69,7 @@ def one_sided_fields(samples, rho):
     n = reg.n_arcs
     phi = reg.angles
     tangent = np.stack([-np.sin(phi), np.cos(phi)], axis=1)  # (2s, 2)
-    below_arc, above_arc = _adjacent_arcs(phi)
+    below_arc, above_arc = reg.arc_before, reg.arc_at
     a = np.empty((batch.shape[0], n))
     b = np.empty((batch.shape[0], n))
     for i, r in enumerate(batch):
@@ -78,13 +78,6 @@ def one_sided_fields(samples, rho):
         b[i] = np.einsum("kd,kd->k", g[above_arc], tangent)
     shape = rho.shape[:-1] + (n,)
     return a.reshape(shape), b.reshape(shape)
-
-
-def _adjacent_arcs(phi):
-    """The non-empty arcs just below and just above each ray (equal angles form one group)."""
-    first = np.searchsorted(phi, phi, side="left")
-    last = np.searchsorted(phi, phi, side="right") - 1
-    return (first - 1) % phi.size, last
 
 
 def classify_rays(samples: Samples, rho: ArrayLike) -> RayClassification:
@@ -109,9 +102,8 @@ def classify_rays(samples: Samples, rho: ArrayLike) -> RayClassification:
         raise ValueError(f"rho has non-finite residuals (first at index {tuple(int(i) for i in bad)}): no ray can be classified")
     a, b = one_sided_fields(samples, rho)
     reg = samples.regions
-    below_arc, above_arc = _adjacent_arcs(reg.angles)
-    dead_below = reg.arc_count[below_arc] == 0
-    dead_above = reg.arc_count[above_arc] == 0
+    dead_below = reg.dead[reg.arc_before]
+    dead_above = reg.dead[reg.arc_at]
     # a neutral side takes the value that agrees with the live side and can never flip
     a_eff = np.where(dead_below, np.where(b >= 0, -np.inf, np.inf), a)
     b_eff = np.where(dead_above, np.where(a <= 0, np.inf, -np.inf), b)

@@ -106,6 +106,24 @@ class Regions:
         return table
 
     @cached_property
+    def arc_before(self):
+        """For each arc k, the non-empty arc that ends where arc k starts: the arc just below the ray
+        at ``angles[k]`` (the empty arcs between the equal angles of duplicated x are skipped), O(s log s)."""
+        first = np.searchsorted(self.angles, self.angles, side="left")
+        return _frozen((first - 1) % self.n_arcs)
+
+    @cached_property
+    def arc_at(self):
+        """For each arc k, the non-empty arc that starts at ``angles[k]``: the arc just above that
+        ray (arc k itself unless it is empty)."""
+        return _frozen(np.searchsorted(self.angles, self.angles, side="right") - 1)
+
+    @cached_property
+    def dead(self):
+        """For each arc, whether no sample is active on it (g = 0 there: particles do not move)."""
+        return _frozen(self.arc_count == 0)
+
+    @cached_property
     def lengths(self):
         """Angular length of each arc (radians); zero for arcs between equal angles."""
         return np.diff(np.append(self.angles, self.angles[0] + TWO_PI))
@@ -120,3 +138,7 @@ class Regions:
     def __repr__(self):
         return f"Regions(n_arcs={self.n_arcs})"
 
+
+def _frozen(values):
+    values.flags.writeable = False
+    return values

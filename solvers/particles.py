@@ -294,16 +294,8 @@ def ray_neighbours(regions):
     """:class:`solvers.kernels.sliding.Rays` of the regions: for each arc the non-empty arcs before
     and after it (skipping the empty arcs of duplicated x), whether it is dead (no sample active),
     and the direction of the ray at its start."""
-    n = regions.n_arcs
-    full = np.flatnonzero(regions.lengths > 0)
-    below = np.empty(n, dtype=np.int64)
-    after = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        before = full[full < k]
-        below[k] = before[-1] if before.size else full[-1]
-        later = full[full > k]
-        after[k] = later[0] if later.size else full[0]
-    return sk.Rays(below, after, ~regions.active.any(axis=1), np.cos(regions.angles), np.sin(regions.angles))
+    after = regions.arc_at[(np.arange(regions.n_arcs) + 1) % regions.n_arcs]
+    return sk.Rays(regions.arc_before, after, regions.dead, np.cos(regions.angles), np.sin(regions.angles))
 
 
 class _StageBuffers:

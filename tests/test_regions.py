@@ -129,3 +129,17 @@ def test_locate_is_searchsorted_at_and_next_to_every_boundary(x, seed):
     occupied = np.diff(reg.table) > 0
     np.testing.assert_array_equal(reg.first[occupied], reg.angles[reg.table[:-1][occupied]])
     assert np.all(np.isinf(reg.first[~occupied]))
+
+
+@given(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.3, 0.3, 1.0, 7.0]) | st.floats(-3, 3), min_size=1, max_size=12))
+def test_neighbouring_and_dead_arcs_match_their_definitions(x):
+    """arc_before / arc_at / dead against a walk over the arcs: the nearest non-empty arc before arc k
+    (cyclically), the first non-empty arc from k on, and no active sample."""
+    reg = mf.Samples(x, np.zeros(len(x))).regions
+    n = reg.n_arcs
+    full = [k for k in range(n) if reg.lengths[k] > 0]
+    for k in range(n):
+        assert reg.arc_before[k] == max((j for j in full if j < k), default=full[-1])
+        assert reg.arc_at[k] == min(j for j in full if j >= k)
+        assert reg.angles[reg.arc_at[k]] == reg.angles[k]
+        assert reg.dead[k] == (not reg.active[k].any())
