@@ -15,6 +15,8 @@ from pathlib import Path
 
 from meanfield.defaults import PRESETS
 
+from .particles import METHODS
+
 
 class ConfigError(ValueError):
     """A configuration problem, one line naming the key."""
@@ -62,7 +64,7 @@ SCHEMA = {
                     "the mean-field limit on a grid", "str", KINDS),
         "method": Key("euler", "particles: euler, heun or rk4; sliding = Euler steps that stop particles on the rays that "
                       "attract them and slide them there, with an adaptive step (at most dt) under which the loss never rises; "
-                      "sliding-heun = the same with Heun's corrector", "str", ("euler", "heun", "rk4", "sliding", "sliding-heun")),
+                      "sliding-heun = the same with Heun's corrector", "str", METHODS),
         "dt": Key(0.01, "particles: time step on the mean-field clock (gradient descent step eta = m dt), the largest step for "
                   "method = sliding; with metric = delta, gradient-flow time of L(a, b, c)", "float", positive=True),
         "lr": Key(0.01, "full: learning rate; the clock counts gradient-flow time t = lr x steps", "float", positive=True),
