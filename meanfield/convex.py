@@ -120,6 +120,9 @@ class Optimum:
         ``energy`` up to rounding).
     tv : float
         lambda.
+    status : str
+        Clarabel's status of the solve kept ("Solved" or "AlmostSolved"), or "zero measure" when
+        nu = 0 is optimal (sup_th |sum_j y_j [x_j cos th + sin th]_+| <= lambda: no solve).
     """
 
     samples: Samples
