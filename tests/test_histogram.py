@@ -1,4 +1,6 @@
 """Histogram (Eulerian) solver: conservation, positivity, ray mass, and agreement with particles."""
+import warnings
+
 import numpy as np
 import pytest
 from helpers import random_samples
@@ -309,3 +311,15 @@ def test_mass_sliding_through_r0_leaves_the_repulsive_side_as_particles_do(sampl
     by_hist = hist.mass_cells[positive][:, near_cells].sum() + hist.mass_rays[positive, q].sum()
     by_particles = np.mean((particles.r > 0) & (np.abs(np.angle(np.exp(1j * (particles.theta - phi)))) < eps))
     assert 0.5 < by_hist / by_particles < 2.0
+
+
+def test_a_law_narrower_than_the_cells_is_refused_or_warned():
+    """N(0, 0.01^2) on cells 0.4 wide: the cells' three-point quadrature holds a fraction of the mass
+    (one clear error, not a run that starts with most of its mass missing); a law a few cells wide
+    passes without a warning."""
+    samples = mf.Samples([-0.5, 0.5], [1.0, -1.0])
+    with pytest.raises(ValueError, match="do not resolve the initial density"):
+        solvers.HistogramSolver(samples, solvers.init.gaussian_uniform_density(0.01), n_r=80, n_theta=50, r_max=16.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        solvers.HistogramSolver(samples, solvers.init.gaussian_uniform_density(1.0), n_r=80, n_theta=50, r_max=16.0)
