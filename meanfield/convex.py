@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import params
 from .field import arc_fields
 from .kernels.arcs import TWO_PI
 from .samples import Samples, as_samples
@@ -192,20 +193,19 @@ def optimum(samples: Samples, tv: float, *, certify: float = 1e-11) -> Optimum:
     if largest_radial_speed(samples, samples.y) <= tv:  # p = y is dual feasible: nu = 0 is optimal
         return _from_atoms(samples, tv, np.empty(0), np.empty(0), "zero measure")
     program = _ConeProgram(samples, tv)
-    best, status = None, ""
+    solved, status = [], ""
     for tol in (1e-10, 1e-12, 1e-14):
         angles, weights, status = program.solve(tol)
         if weights is None:
             continue
-        angles, weights = _polish(samples, tv, *_clean(samples, angles, weights))
-        found = _from_atoms(samples, tv, angles, weights, status)
-        if best is None or _better([(best.energy, best.gap, best), (found.energy, found.gap, found)])[2] is found:
-            best = found
-        if best.gap <= certify * best.energy:
+        solved.append((*_polish(samples, tv, *_clean(samples, angles, weights)), status))
+        best = _better(solved)
+        if best[1] <= certify * best[0]:
             break
-    if best is None:
+    if not solved:
         raise RuntimeError(f"the cone program was not solved: Clarabel says {status}")
-    return best
+    energy, gap, angles, weights, status = _better(solved)
+    return _from_atoms(samples, tv, angles, weights, status)
 
 
 class _ConeProgram:
@@ -325,18 +325,18 @@ def _clean(samples, angles, weights):
 def _polish(samples, tv, angles, weights):
     """Sharpen the solver's atoms: :func:`_refine` them as they are, and with those within MERGE of
     a boundary ray put onto it (an atom can sit a hair from a ray at large |x|); of every candidate
-    met on the way, keep the best by :func:`_better`."""
+    met on the way, return the best by :func:`_better` as (energy, gap, angles, weights)."""
     rays = samples.regions.angles
     nearest = np.argmin(np.abs((angles[:, None] - rays[None, :] + math.pi) % TWO_PI - math.pi), axis=1) if angles.size else angles
     on_ray = np.abs((angles - rays[nearest] + math.pi) % TWO_PI - math.pi) < MERGE if angles.size else angles.astype(bool)
     candidates = _refine(samples, tv, angles, weights, np.zeros_like(on_ray))
     if on_ray.any():
         candidates += _refine(samples, tv, np.where(on_ray, rays[nearest], angles), weights, on_ray)
-    return _better(candidates)[2:]
+    return _better(candidates)
 
 
 def _better(candidates):
-    """Of (energy, gap, angles, weights) candidates, the one of least gap among those whose energy
+    """Of (energy, gap, angles, weights, ...) candidates, the one of least gap among those whose energy
     is the least up to rounding (1e-13 relative): the energy is flat at the optimum, to second order,
     while the gap moves to first order, so it tells apart candidates the energy cannot."""
     least = min(c[0] for c in candidates)
@@ -391,19 +391,15 @@ def _candidate(samples, tv, angles, weights):
 
 def _from_atoms(samples, tv, angles, weights, status):
     """An :class:`Optimum` with every figure evaluated from the atoms."""
-    rho = _features(samples.x, angles) @ weights - samples.y if weights.size else -samples.y.copy()
-    loss = 0.5 * float(rho @ rho)
+    rho = _features(samples.x, angles) @ weights - samples.y
+    energy, gap, _, _ = _candidate(samples, tv, angles, weights)
     variation = float(np.abs(weights).sum())
-    energy = loss + tv * variation
-    with np.errstate(divide="ignore"):
-        cos = np.cos(angles)
-        has_knot = np.abs(cos) > 1e-15
-        knots = np.unique(-np.sin(angles[has_knot]) / cos[has_knot])
+    knots = np.unique(params.knots(angles[np.abs(np.cos(angles)) > 1e-15]))
     # atoms at th and th + pi (a ray's two sides) give one knot up to rounding
     knots = knots[np.concatenate([[True], np.diff(knots) > 1e-9 * np.maximum(1.0, np.abs(knots[1:]))])] if knots.size else knots
-    values = _features(knots, angles) @ weights if knots.size else np.empty(0)
+    values = _features(knots, angles) @ weights
     # the slope of each piece: sum of w cos(th) over the atoms active on it (probed at its middle)
     probes = np.concatenate([[knots[0] - 1.0], (knots[1:] + knots[:-1]) / 2, [knots[-1] + 1.0]]) if knots.size else np.zeros(1)
-    slopes = ((probes[:, None] * np.cos(angles) + np.sin(angles) > 0) * np.cos(angles)) @ weights if weights.size else np.zeros(probes.size)
-    return Optimum(samples=samples, tv=float(tv), energy=energy, loss=loss, total_variation=variation, rho=rho, angles=angles,
-                   weights=weights, knots=knots, values=values, slopes=slopes, gap=energy - dual_value(samples, rho, tv), status=status)
+    slopes = ((probes[:, None] * np.cos(angles) + np.sin(angles) > 0) * np.cos(angles)) @ weights
+    return Optimum(samples=samples, tv=float(tv), energy=energy, loss=0.5 * float(rho @ rho), total_variation=variation, rho=rho,
+                   angles=angles, weights=weights, knots=knots, values=values, slopes=slopes, gap=gap, status=status)

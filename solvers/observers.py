@@ -162,16 +162,13 @@ class LossBelow(Observer):
             return f"loss below {self.value:g}"
 
 
-class GapBelow(Observer):
-    """Stops the run once the recorded gap (energy - dual value, a bound of the energy's distance to
-    its global minimum; :meth:`solvers.evolution.Evolution.gap`) is below ``value``. It reads the
-    records of ``history`` as they come (their cadence is its cadence): place it after the
-    :class:`HistoryRecorder`."""
+class _OnRecord(Observer):
+    """An observer of the records of ``history`` as they come (their cadence is its cadence):
+    :meth:`record` is called once per new record. Place it after the :class:`HistoryRecorder`."""
 
-    def __init__(self, history: History, value: float):
+    def __init__(self, history: History):
         super().__init__()
         self.history = history
-        self.value = float(value)
 
     def start(self, solver):
         self._seen = len(self.history)
@@ -179,43 +176,52 @@ class GapBelow(Observer):
     def step(self, solver):
         if len(self.history) > self._seen:
             self._seen = len(self.history)
-            if self.history.last("gap") < self.value:
-                return f"gap below {self.value:g}"
+            return self.record(solver)
+
+    def record(self, solver):
+        """Called after a new record; returns a reason to stop the run, or None."""
 
 
-class EnergyRise(Observer):
+class GapBelow(_OnRecord):
+    """Stops the run once the recorded gap (energy - dual value, a bound of the energy's distance to
+    its global minimum; :meth:`solvers.evolution.Evolution.gap`) is below ``value``, read at each
+    record of ``history``: place it after the :class:`HistoryRecorder`."""
+
+    def __init__(self, history: History, value: float):
+        super().__init__(history)
+        self.value = float(value)
+
+    def record(self, solver):
+        if self.history.last("gap") < self.value:
+            return f"gap below {self.value:g}"
+
+
+class EnergyRise(_OnRecord):
     """Warns (once per run, a :class:`EnergyRiseWarning`) when the energy at a record of ``history``
     exceeds the one before by more than rounding and the scheme's slack for the non-smooth TV term
-    (the solver's ``_rise_slack()``: tv^2 dt for particles, tv dr for the histogram): the explicit
+    (the solver's ``_rise_slack()``: 2 tv^2 dt for particles, tv dr for the histogram): the explicit
     step overshoots, and the energy, which the exact flow never raises, goes up. ``remedy`` says
     what to change. Place it after the :class:`HistoryRecorder`."""
 
     RELATIVE = 1e-12  # rises up to this share of the energy are rounding
 
     def __init__(self, history: History, remedy: str):
-        super().__init__()
-        self.history = history
+        super().__init__(history)
         self.remedy = remedy
         self.warned = False
 
-    def start(self, solver):
-        self._seen = len(self.history)
-
-    def step(self, solver):
-        count = len(self.history)
-        if count > self._seen:
-            self._seen = count
-            if count < 2 or self.warned:
-                return
-            h = self.history
-            before, after = h.last("energy", 2), h.last("energy")
-            if after - before > self.RELATIVE * abs(before) + solver._rise_slack():
-                self.warned = True
-                warnings.warn(
-                    f"the energy rose from {before:.8g} to {after:.8g} between steps {h.last('step', 2)} and {h.last('step')} "
-                    f"(t = {h.last('t'):.6g}): the step overshoots; {self.remedy}",
-                    EnergyRiseWarning, stacklevel=2,
-                )
+    def record(self, solver):
+        h = self.history
+        if len(h) < 2 or self.warned:
+            return
+        before, after = h.last("energy", 2), h.last("energy")
+        if after - before > self.RELATIVE * abs(before) + solver._rise_slack():
+            self.warned = True
+            warnings.warn(
+                f"the energy rose from {before:.8g} to {after:.8g} between steps {h.last('step', 2)} and {h.last('step')} "
+                f"(t = {h.last('t'):.6g}): the step overshoots; {self.remedy}",
+                EnergyRiseWarning, stacklevel=3,
+            )
 
 
 class EnergyRiseWarning(RuntimeWarning):
