@@ -242,13 +242,15 @@ def plot_residuals(history: Any, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("residual rho_j")
     loss_ax = ax.twinx()
     loss_ax.semilogy(t, history.loss, color="k", lw=1.5, ls="--", label="loss 1/2 |rho|^2 (right axis)")
-    energy = history.energy
+    energy, drawn = history.energy, ["loss 1/2 |rho|^2"]
     if np.any(np.isfinite(energy) & (np.abs(energy - history.loss) > 1e-9 * np.abs(history.loss))):  # a TV term, beyond rounding
         loss_ax.semilogy(t, energy, color="C1", lw=1.5, ls="-.", label="energy, loss + tv int |r| (right axis)")
+        drawn.append("energy")
         gap = getattr(history, "gap", np.full(t.shape, np.nan))
         if np.any(np.isfinite(gap) & (gap > 0)):
             loss_ax.semilogy(t, np.where(gap > 0, gap, np.nan), color="navy", lw=1.8, ls=":", label="gap, >= energy - min energy (right axis)")
-    loss_ax.set_ylabel("loss 1/2 |rho|^2, energy, gap")
+            drawn.append("gap")
+    loss_ax.set_ylabel(", ".join(drawn))
     handles = (ax.get_legend_handles_labels()[0] if history.s <= 10 else []) + loss_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper right", fontsize="x-small", ncol=2)
     return ax
