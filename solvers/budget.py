@@ -7,13 +7,13 @@ files of the state); the small ones (per-arc moments, O(s) vectors) are left out
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from . import config as cfg
-from .particles import SLIDING, TABLEAUS
+from .memory import available_memory
+from .particles import SLIDING, TABLEAUS, TRIG_CACHE_BYTES
 
 GB = 1e9
 
@@ -46,20 +46,9 @@ def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, f
         kept = stages if stages > 1 else 0  # float64 numbers per particle kept between Runge-Kutta passes
         sliding = {SLIDING[0]: 1, SLIDING[1]: 2}.get(solver["method"], 0)  # copies of the state the sliding step writes into
         draw = 3 * 8.0 * m if init_["law"] == "pytorch_default" else 0.0  # (a, b, c) drawn before the canonical map
-        workspace = 8.0 * kept * m + sliding * state + draw
+        cache = TRIG_CACHE_BYTES * m if solver["trig_cache"] == "on" and not sliding else 0.0  # "auto" leaves it out when memory is short
+        workspace = 8.0 * kept * m + sliding * state + draw + cache
     return {"state": state, "workspace": workspace, "files": (2 if ranks > 1 else 1) * state_bytes(config, s, 1)}
-
-
-def available_memory() -> float:
-    """Bytes of memory available to a new allocation (Linux: MemAvailable; else free pages)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def check_memory(config: dict[str, Any], s: int, ranks: int = 1, *, runs: int = 1, available: float | None = None) -> None:

@@ -71,6 +71,9 @@ SCHEMA = {
         "tv": Key(0.0, "particles, histogram: lambda of the TV regulariser lambda * integral |r| dmu (eq. 16)", "float", low=0.0),
         "weight_decay": Key(0.0, "full: lambda_wd of the penalty lambda_wd / 2 sum_i (a_i^2 + b_i^2 + c_i^2), whose optimum is that of "
                             "tv = lambda_wd * alpha", "float", low=0.0),
+        "trig_cache": Key("auto", "particles (euler, heun, rk4): keep each particle's cos, sin and arc from one pass to the next, so "
+                          "that a step computes them once per stage instead of twice (20 more bytes per particle; the same bits): on, off, "
+                          "or auto = on when it takes under half the available memory", "str", ("auto", "on", "off")),
         "metric": Key("canonical", "particles: canonical (the mean-field flow) or delta (the reduced flow of full-parameter "
                       "gradient descent, Proposition 4)", "str", ("canonical", "delta")),
         "delta": Key(0.0, "particles with metric = delta, and full with law gaussian_uniform: the invariant delta_i = c^2 - a^2 - b^2 "

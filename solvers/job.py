@@ -88,6 +88,7 @@ def build_solver(config, samples, comm=None):
     return ParticleSolver(
         samples, r, theta, dt=solver["dt"], method=solver["method"], tv=solver["tv"], delta=delta,
         alpha=alpha if delta is not None else None, record_every=None, rng=seed, copy=False, shard=shard,
+        trig_cache={"on": True, "off": False}.get(solver["trig_cache"]),
     )
 
 
@@ -201,6 +202,8 @@ class _Restored:
             if history is None:  # a rank other than 0: it records, rank 0 writes
                 history = self.solver.history
         self.config = cfg.stored(self.config_text)
+        if self.solver.KIND == ParticleSolver.KIND and self.config["solver"]["trig_cache"] != "auto":
+            self.solver.trig_cache = self.config["solver"]["trig_cache"] == "on"
         history.truncate(self.solver.step)
         self.solver.history = history
 

@@ -15,11 +15,13 @@ from meanfield.samples import Samples
 from .evolution import Evolution, check_finite, check_step, data_loss, energy_of
 from .kernels import particles as pk
 from .kernels import sliding as sk
+from .memory import available_memory
 from .shard import Shard
 
 METHODS = ("euler", "heun", "rk4", "sliding", "sliding-heun")
 SLIDING = ("sliding", "sliding-heun")
 MAX_TURN = 0.05  # radians: the largest angular move of a free particle in one sliding step
+TRIG_CACHE_BYTES = 20  # per particle: cos and sin in float64, the arc in int32
 
 
 def check_fused(name, a, b):
@@ -102,18 +104,29 @@ class ParticleSolver(Evolution):
     shard : solvers.shard.Shard, optional
         This process's part of a run sharded over MPI ranks: r, theta (and delta) are then the
         particles [shard.lo, shard.hi) of the run's shard.m, and every step is collective.
+    trig_cache : bool, optional
+        Keep each particle's cos, sin (float64) and arc (int32) from one pass to the next: the
+        moments pass of a stage computes them for the point it moves to, and the next pass
+        reads them for its velocities instead of computing them again, so a step of S stages
+        makes S sin/cos passes and S arc searches instead of 2S. 20 more bytes per particle
+        (36 in all for a float64 state, 28 for float32); the same bits either way. None
+        (default): keep them when they take under half the memory available. Not used by the
+        sliding methods.
 
     Attributes
     ----------
-    r, theta : ndarray — the particles (this rank's part when sharded). t : float — time.
-    step : int — steps taken. history : solvers.History
+    r, theta : ndarray — the particles (this rank's part when sharded); change them only
+    through steps: the per-arc moments and the cache describe them. t : float — time.
+    step : int — steps taken. history : solvers.History. trig_cache : bool — whether the cache
+    is kept.
     """
 
     PER_PARTICLE = ("r", "theta", "delta", "ray")
 
     def __init__(self, samples: Samples, r: ArrayLike, theta: ArrayLike, *, dt: float, method: str = "euler", tv: float = 0.0,
                  delta: ArrayLike | None = None, alpha: float | None = None, record_every: int | None = 1,
-                 rng: int | np.random.Generator | None = None, copy: bool = True, shard: Shard | None = None):
+                 rng: int | np.random.Generator | None = None, copy: bool = True, shard: Shard | None = None,
+                 trig_cache: bool | None = None):
         super().__init__(samples, record_every=record_every, rng=rng)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -167,6 +180,8 @@ class ParticleSolver(Evolution):
             self.rejected = 0
         else:
             self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
+        self._cache = pk.empty_cache(0)
+        self.trig_cache = TRIG_CACHE_BYTES * local < available_memory() / 2 if trig_cache is None else trig_cache
 
     KIND = "particles"
     REMEDY = 'set solver.method = "sliding" (its steps never raise the energy) or a smaller solver.dt'
@@ -175,6 +190,19 @@ class ParticleSolver(Evolution):
     def m(self):
         """Particles in the run (on all ranks together when sharded)."""
         return self.shard.m
+
+    @property
+    def trig_cache(self) -> bool:
+        """Whether each particle's cos, sin and arc are kept from one pass to the next (the
+        ``trig_cache`` parameter); setting it allocates or frees them (never for the sliding
+        methods, which keep none). The bits of the steps do not depend on it."""
+        return self._cache.arc.size > 0
+
+    @trig_cache.setter
+    def trig_cache(self, keep: bool) -> None:
+        local = self.r.size if keep and self.method not in SLIDING else 0
+        if local != self._cache.arc.size:
+            self._cache = pk.empty_cache(local)
 
     @property
     def _norm(self):
@@ -228,11 +256,14 @@ class ParticleSolver(Evolution):
         for s in range(b.size):
             final = s == b.size - 1
             stage = pk.Stage(s, h, a[s, s - 1] if s else 0.0, 0.0 if final else a[s + 1, s], b, rk.k_prev, rk.acc)
-            pk.runge_kutta_stage(self.r, self.theta, self.samples.regions.lookup, g, self.tv, self._metric, stage, self.shard.chunk, self._work)
+            pk.runge_kutta_stage(self.r, self.theta, self.samples.regions.lookup, g, self.tv, self._metric, stage, self._cache,
+                                 self.shard.chunk, self._work)
             self.shard.reduce(self._work, self._moments if final else rk.moments)
             if not final:  # the field of the next stage point, into preallocated buffers
                 fk.field_from_moments(rk.moments, self.samples.arcs, float(self.m), rk.rho, rk.g)
                 g = rk.g
+        if not self._cache.valid:
+            self._cache = self._cache._replace(valid=True)
         return h
 
     def _slide(self, h):
