@@ -8,9 +8,10 @@ from .observers import Cadence, DivergenceGuard, EnergyRise, EnergyRiseWarning, 
 from .output import Checkpointer, SnapshotWriter
 from .particles import FullParticleSolver, ParticleSolver
 from .runs import Run, Snapshot, Snapshots, Sweep, open_run
+from .sliding import SlidingSolver
 
 __all__ = [
-    "ParticleSolver", "FullParticleSolver", "HistogramSolver", "CylinderGrid", "History", "DivergenceError", "init",
+    "ParticleSolver", "SlidingSolver", "FullParticleSolver", "HistogramSolver", "CylinderGrid", "History", "DivergenceError", "init",
     "Cadence", "HistoryRecorder", "DivergenceGuard", "LossBelow", "GapBelow", "EnergyRise", "EnergyRiseWarning", "ProgressBar",
     "SnapshotWriter", "Checkpointer",
     "open_run", "Run", "Snapshot", "Snapshots", "Sweep",

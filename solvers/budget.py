@@ -13,7 +13,8 @@ from typing import Any
 
 from . import config as cfg
 from .memory import available_memory
-from .particles import SLIDING, TABLEAUS, TRIG_CACHE_BYTES
+from .particles import TABLEAUS, TRIG_CACHE_BYTES
+from .sliding import SlidingSolver
 
 GB = 1e9
 
@@ -28,7 +29,7 @@ def state_bytes(config: dict[str, Any], s: int, ranks: int = 1) -> float:
     item = 4 if init_["dtype"] == "float32" else 8
     if solver["kind"] == "full":
         return 3.0 * item * m
-    per = 2 * item + (8 if solver["metric"] == "delta" else 0) + (4 if solver["method"] in SLIDING else 0)
+    per = 2 * item + (8 if solver["metric"] == "delta" else 0) + (4 if solver["method"] in SlidingSolver.METHODS else 0)
     return float(per * m)
 
 
@@ -44,7 +45,7 @@ def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, f
         m = math.ceil(init_["m"] / ranks)
         stages = TABLEAUS[solver["method"]][1].size if solver["method"] in TABLEAUS else 1
         kept = stages if stages > 1 else 0  # float64 numbers per particle kept between Runge-Kutta passes
-        sliding = {SLIDING[0]: 1, SLIDING[1]: 2}.get(solver["method"], 0)  # copies of the state the sliding step writes into
+        sliding = SlidingSolver.METHODS.index(solver["method"]) + 1 if solver["method"] in SlidingSolver.METHODS else 0  # state copies it writes
         draw = 3 * 8.0 * m if init_["law"] == "pytorch_default" else 0.0  # (a, b, c) drawn before the canonical map
         cache = TRIG_CACHE_BYTES * m if solver["trig_cache"] == "on" and not sliding else 0.0  # "auto" leaves it out when memory is short
         workspace = 8.0 * kept * m + sliding * state + draw + cache
@@ -76,7 +77,7 @@ def disk_needed(config: dict[str, Any], s: int, t_from: float = 0.0) -> dict[str
         step = solver["lr"] if solver["kind"] == "full" else solver["dt"]
         if stop["steps"]:
             t_end, most = min(t_end, stop["steps"] * step), stop["steps"]
-        if solver["kind"] == "full" or solver["method"] not in SLIDING:  # fixed steps
+        if solver["kind"] == "full" or solver["method"] not in SlidingSolver.METHODS:  # fixed steps
             most = min(most, math.ceil((t_end - t_from) / step))
     count = {name: min(_records(output[name], t_from, t_end), most + 2) for name in ("snapshots", "history")}
     return {

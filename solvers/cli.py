@@ -130,8 +130,7 @@ def _report_error(err, prefix="", quiet=False):
 
 def cmd_run(args):
     from . import config as cfg
-    from . import job
-    from .particles import SLIDING
+    from . import job, registry
     from .shard import Shard, world
 
     config = cfg.load(args.config, args.set)
@@ -140,10 +139,7 @@ def cmd_run(args):
         out = job.resolve_out(args.out, args.config)
         print(f"run folder: {out}")
         return _finish(job.start(config, out))
-    if config["solver"]["kind"] == "histogram":
-        raise ValueError("the histogram solver runs on one process; run it without mpiexec")
-    if config["solver"]["kind"] == "particles" and config["solver"]["method"] in SLIDING:
-        raise ValueError(f"solver.method = {config['solver']['method']!r} runs on one process; run it without mpiexec")
+    registry.check(config, comm.Get_size())
     Shard(config["init"]["m"], comm)  # the rank count fits m, or one error line from each rank
     out = comm.bcast(job.resolve_out(args.out, args.config), root=0)
     if comm.Get_rank() == 0:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from meanfield.defaults import PRESETS
 
-from .particles import METHODS
+from . import registry
+from .registry import KINDS, METHODS
 
 
 class ConfigError(ValueError):
@@ -37,7 +38,6 @@ class Key:
 SAMPLE_PRESETS = tuple(PRESETS)
 LAWS = ("gaussian_uniform", "pytorch_default", "biweight_cosine")
 DENSITY_LAWS = ("gaussian_uniform", "biweight_cosine")  # those the histogram solver can start from
-KINDS = ("particles", "full", "histogram")
 
 SCHEMA = {
     "samples": {
@@ -225,8 +225,10 @@ def validate(config, check_files=True):
     solver, init = config["solver"], config["init"]
     if solver["kind"] == "histogram" and init["law"] not in DENSITY_LAWS:
         raise ConfigError(f"init.law = {init['law']!r} has no density for the histogram solver; use one of {', '.join(DENSITY_LAWS)}")
-    if solver["kind"] == "particles" and solver["method"].startswith("sliding") and solver["metric"] != "canonical":
-        raise ConfigError(f"solver.method = {solver['method']!r} runs the canonical flow: set solver.metric = 'canonical'")
+    try:
+        registry.check(config)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if solver["kind"] == "full" and not solver["train"]:
         raise ConfigError("solver.train must name at least one layer among a, b, c")
     if solver["kind"] == "full" and solver["tv"]:

@@ -30,10 +30,15 @@ class Evolution:
     alpha, from which the residuals are O(s)), ``_state()`` and the classmethod
     ``_from_state(samples, state, record_every, shard)`` (its own named arrays and scalars, see
     :meth:`state`), ``KIND`` (the name of the solver in files) and ``PER_PARTICLE`` (the state's
-    arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`).
+    arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`). Its
+    capabilities, checked by :func:`check_capabilities`: ``METHODS`` (the ``solver.method`` values
+    it runs, none for kinds without methods), ``METRICS`` and ``SERIAL`` (one process only).
     """
 
     KIND: str | None = None
+    METHODS: tuple[str, ...] = ()
+    METRICS: tuple[str, ...] = ("canonical",)
+    SERIAL = False
     PER_PARTICLE: tuple[str, ...] = ()
     REMEDY = "take a smaller step"  # what the energy-rise warning suggests
     shard: Shard | None = None
@@ -232,6 +237,16 @@ class Evolution:
             for obs in chain:
                 obs.close()
         return self
+
+
+def check_capabilities(cls: type[Evolution], *, ranks: int = 1, metric: str = "canonical", method: str | None = None) -> None:
+    """ValueError (one line) when solver class ``cls`` cannot run ``method`` with ``metric`` on
+    ``ranks`` processes: the one place the classes' declared capabilities are checked."""
+    what = f"solver.method = {method!r}" if method else f"the {cls.KIND} solver"
+    if ranks > 1 and cls.SERIAL:
+        raise ValueError(f"{what} runs on one process; run it without mpiexec (or shard a particle solver)")
+    if metric not in cls.METRICS:
+        raise ValueError(f"{what} runs the {' or '.join(cls.METRICS)} flow, not {metric!r}: set solver.metric = {cls.METRICS[0]!r}")
 
 
 def data_loss(rho):

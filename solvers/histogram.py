@@ -10,7 +10,8 @@ import numpy as np
 from meanfield import field
 from meanfield.samples import Samples
 
-from .evolution import Evolution, check_finite
+from . import init
+from .evolution import Evolution, check_capabilities, check_finite
 from .kernels import histogram as hk
 
 GAUSS3 = (np.array([-np.sqrt(0.6), 0.0, np.sqrt(0.6)]), np.array([5.0, 8.0, 5.0]) / 9.0)
@@ -152,6 +153,16 @@ class HistogramSolver(Evolution):
     """
 
     KIND = "histogram"
+    SERIAL = True
+
+    @classmethod
+    def from_config(cls, config, samples, comm=None):
+        """A new solver at t = 0 on the grid a configuration describes, from the density of its
+        initial law (one process: ``comm`` must be None)."""
+        init_, solver = config["init"], config["solver"]
+        check_capabilities(cls, ranks=1 if comm is None else comm.Get_size())
+        return cls(samples, init.density_of(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"], tv=solver["tv"],
+                   order=solver["order"], cfl=solver["cfl"], substeps=solver["substeps"] or None, record_every=None, rng=init_["seed"])
     REMEDY = "take a smaller solver.cfl"
 
     def __init__(self, samples: Samples, density: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, *, n_r: int, n_theta: int, r_max: float,
@@ -353,8 +364,7 @@ class HistogramSolver(Evolution):
 
     @classmethod
     def _from_state(cls, samples, state, record_every, shard):
-        if shard is not None and shard.sharded:
-            raise ValueError("the histogram solver runs on one process; run it without mpiexec")
+        check_capabilities(cls, ranks=1 if shard is None else shard.size)
         solver = cls(samples, None, n_r=int(state["n_r"]), n_theta=int(state["n_theta"]), r_max=float(state["r_max"]), tv=float(state["tv"]),
                      order=int(state["order"]), cfl=float(state["cfl"]), substeps=int(state.get("substeps", 0)) or None, leak=float(state["leak"]),
                      record_every=record_every)

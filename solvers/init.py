@@ -7,7 +7,9 @@ not depend on how many MPI ranks share them.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -116,3 +118,26 @@ def pytorch_default(m: int, *, alpha: float = 1.0, rng: int | np.random.Generato
 def given_delta(r: ArrayLike, theta: ArrayLike, delta: ArrayLike, *, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full parameters (a, b, c) with the given canonical particles and invariants delta_i."""
     return params.from_canonical(r, theta, delta, alpha)
+
+
+# -- what a configuration's init section names ---------------------------------------------------
+def canonical_law(init_: dict[str, Any], dtype: DTypeLike = np.float64) -> Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]:
+    """draw(n, rng) -> (r, theta) of the law of canonical particles an ``init`` section names
+    (its keys law, sigma, width), of ``dtype``."""
+    if init_["law"] == "biweight_cosine":
+        return lambda n, rng: tuple(v.astype(dtype, copy=False) for v in biweight_cosine(n, width=init_["width"], rng=rng))  # type: ignore[return-value]
+    return lambda n, rng: gaussian_uniform(n, sigma=init_["sigma"], rng=rng, dtype=dtype)
+
+
+def density_of(init_: dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The law an ``init`` section names as a density w.r.t. dr dtheta (for the histogram solver)."""
+    if init_["law"] == "biweight_cosine":
+        return biweight_cosine_density(init_["width"])
+    return gaussian_uniform_density(init_["sigma"])
+
+
+def alpha_of(config: dict[str, Any]) -> float:
+    """The normalisation alpha(m) a configuration names, as a number ('m', 'sqrt(m)' or one)."""
+    alpha, m = config["solver"]["alpha"], config["init"]["m"]
+    named = {"m": float(m), "sqrt(m)": math.sqrt(m)}
+    return named[alpha] if isinstance(alpha, str) else float(alpha)

@@ -11,28 +11,25 @@ takes the same steps and makes the same decisions; rank 0 alone reads and writes
 progress. Its particles, its bits and its checkpoints are those of the serial run, so a
 checkpoint resumes on any number of ranks.
 """
-import math
 import signal
 import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-import numpy as np
-
 import meanfield as mf
 from meanfield.defaults import PRESETS
 from meanfield.h5io import FileError, WriteError
 
-from . import budget, init
+from . import budget, registry
 from . import config as cfg
-from .histogram import HistogramSolver
+from .evolution import check_capabilities
 from .lock import FolderLock
 from .observers import Cadence, DivergenceGuard, EnergyRise, GapBelow, HistoryRecorder, Interrupt, LossBelow, ProgressBar
 from .output import Checkpointer, RunRecord, SnapshotWriter
-from .particles import FullParticleSolver, ParticleSolver
+from .particles import ParticleSolver
 from .runfolder import RunFolder
-from .runs import SOLVERS, Run
+from .runs import Run
 from .shard import Shard
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -49,62 +46,10 @@ def build_samples(config):
     return PRESETS[section["preset"]]()
 
 
-def alpha_of(config):
-    """The normalisation alpha(m) of the configuration as a number."""
-    alpha, m = config["solver"]["alpha"], config["init"]["m"]
-    return {"m": float(m), "sqrt(m)": math.sqrt(m)}.get(alpha, alpha) if isinstance(alpha, str) else float(alpha)
-
-
 def build_solver(config, samples, comm=None):
-    """A new solver at t = 0 as the configuration describes it (history recorded by observers).
-
-    Particles are drawn block by block (:func:`solvers.init.by_blocks`), so they do not depend on
-    the MPI communicator ``comm`` that shares them out (None: one process)."""
-    init_, solver = config["init"], config["solver"]
-    m, seed, kind = init_["m"], init_["seed"], solver["kind"]
-    dtype = np.dtype(init_["dtype"])
-    if kind == "histogram":
-        if comm is not None:
-            raise ValueError("the histogram solver runs on one process; run it without mpiexec (or shard a particle solver)")
-        return HistogramSolver(
-            samples, initial_density(init_), n_r=solver["n_r"], n_theta=solver["n_theta"], r_max=solver["r_max"],
-            tv=solver["tv"], order=solver["order"], cfl=solver["cfl"], substeps=solver["substeps"] or None, record_every=None, rng=seed,
-        )
-    alpha = alpha_of(config)
-    shard = Shard(m, comm)
-    if init_["law"] == "pytorch_default":
-        a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
-    else:
-        r, theta = init.by_blocks(canonical_law(init_, dtype), m, seed, shard.lo, shard.hi)
-        if kind == "full":
-            a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
-    if kind == "full":
-        return FullParticleSolver(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), weight_decay=solver["weight_decay"],
-                                  record_every=None, rng=seed, shard=shard)
-    if init_["law"] == "pytorch_default":
-        r, theta = mf.to_canonical(a, b, c, alpha)
-        r, theta = r.astype(dtype), theta.astype(dtype)
-    delta = solver["delta"] if solver["metric"] == "delta" else None
-    return ParticleSolver(
-        samples, r, theta, dt=solver["dt"], method=solver["method"], tv=solver["tv"], delta=delta,
-        alpha=alpha if delta is not None else None, record_every=None, rng=seed, copy=False, shard=shard,
-        trig_cache={"on": True, "off": False}.get(solver["trig_cache"]),
-    )
-
-
-def canonical_law(init_, dtype=np.float64):
-    """draw(n, rng) -> (r, theta) of the configured law of canonical particles, of ``dtype``."""
-    if init_["law"] == "biweight_cosine":
-        return lambda n, rng: tuple(v.astype(dtype, copy=False) for v in init.biweight_cosine(n, width=init_["width"], rng=rng))
-    return lambda n, rng: init.gaussian_uniform(n, sigma=init_["sigma"], rng=rng, dtype=dtype)
-
-
-def initial_density(init_):
-    """The initial law of an ``init`` section (its keys law, sigma, width) as a density w.r.t.
-    dr dtheta (for the histogram solver)."""
-    if init_["law"] == "biweight_cosine":
-        return init.biweight_cosine_density(init_["width"])
-    return init.gaussian_uniform_density(init_["sigma"])
+    """A new solver at t = 0 as the configuration describes it (:func:`solvers.registry.build`;
+    sharded over the ranks of MPI communicator ``comm`` if given)."""
+    return registry.build(config, samples, comm)
 
 
 def _cadence(value, shard):
@@ -191,18 +136,17 @@ class _Restored:
             state, self.config_text, samples, self.checkpoint, self.skipped = (
                 checkpoint.state, checkpoint.config_text, checkpoint.samples, checkpoint.path, checkpoint.skipped)
         if comm is None:
-            self.solver = SOLVERS[state["kind"]].from_state(samples, state)
+            self.solver = registry.from_state(samples, state)
         else:
-            shared = (state["kind"], _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if _is_root(comm) else None
-            kind, m, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
+            shared = (state["kind"], state.get("method"), _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if _is_root(comm) else None
+            kind, method, m, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
             samples = mf.Samples(x, y)
-            if kind not in (ParticleSolver.KIND, FullParticleSolver.KIND):
-                raise ValueError(f"a {kind} run cannot be sharded over MPI ranks; resume it without mpiexec")
-            self.solver = SOLVERS[kind].from_state(samples, state, shard=Shard(m, comm))
+            check_capabilities(registry.solver_class(kind, method), ranks=comm.Get_size(), method=method)
+            self.solver = registry.from_state(samples, state if _is_root(comm) else dict(kind=kind, method=method), shard=Shard(m, comm))
             if history is None:  # a rank other than 0: it records, rank 0 writes
                 history = self.solver.history
         self.config = cfg.stored(self.config_text)
-        if self.solver.KIND == ParticleSolver.KIND and self.config["solver"]["trig_cache"] != "auto":
+        if isinstance(self.solver, ParticleSolver) and self.config["solver"]["trig_cache"] != "auto":
             self.solver.trig_cache = self.config["solver"]["trig_cache"] == "on"
         history.truncate(self.solver.step)
         self.solver.history = history

@@ -12,15 +12,14 @@ from meanfield import field, params
 from meanfield.kernels import field as fk
 from meanfield.samples import Samples
 
-from .evolution import Evolution, check_finite, check_step, data_loss, energy_of
+from . import init
+from .canonical import CanonicalParticles, shard_of
+from .evolution import Evolution, check_capabilities, check_finite, check_step, data_loss
 from .kernels import particles as pk
-from .kernels import sliding as sk
 from .memory import available_memory
 from .shard import Shard
+from .sliding import SlidingSolver
 
-METHODS = ("euler", "heun", "rk4", "sliding", "sliding-heun")
-SLIDING = ("sliding", "sliding-heun")
-MAX_TURN = 0.05  # radians: the largest angular move of a free particle in one sliding step
 TRIG_CACHE_BYTES = 20  # per particle: cos and sin in float64, the arc in int32
 
 
@@ -56,35 +55,24 @@ TABLEAUS = _checked({
 LAYERS = ("a", "b", "c")
 
 
-class ParticleSolver(Evolution):
-    """Canonical particles w_i = (r_i, theta_i) under dw/dt = -grad V(w; mu_t) (eq. 12).
+class ParticleSolver(CanonicalParticles):
+    """Canonical particles w_i = (r_i, theta_i) under dw/dt = -grad V(w; mu_t) (eq. 12), by explicit
+    Runge-Kutta steps.
 
     Parameters
     ----------
     samples : meanfield.Samples
     r, theta : array_like (m,)
-        Initial particles (copied). float32 input keeps a float32 state; angles are kept in [0, 2 pi).
+        Initial particles (:class:`solvers.canonical.CanonicalParticles`: copied unless
+        ``copy=False``, float32 kept, angles wrapped to [0, 2 pi)).
     dt : float
         Time step on the mean-field clock. Gradient descent on L with step eta is ``euler`` with
         dt = eta / m.
-    method : {"euler", "heun", "rk4", "sliding", "sliding-heun"}
+    method : {"euler", "heun", "rk4"}
         Explicit Runge-Kutta scheme of order 1, 2, 4: 1, 2 or 4 fused passes over the particles
         per step, each as costly as an Euler pass. Heun keeps 2 and RK4 4 float64 numbers per
-        particle between passes (stage velocity and running sum), allocated once.
-
-        "sliding": Euler steps in which a particle that reaches a ray attracting it stops on the
-        ray and then moves in r alone (the Filippov solution), leaving when the ray stops
-        attracting it (:mod:`solvers.kernels.sliding`). The step is adaptive, and ``dt`` is its
-        largest value: each step is at most twice the last, turns no free particle by more than
-        ``MAX_TURN`` radians, and is halved and redone until the loss does not rise, so the loss
-        is non-increasing step by step. ``ray`` (-1 or the arc whose starting ray a particle
-        sits on) and the next step are part of the state; ``step_sizes`` lists the steps taken
-        and ``rejected`` counts the halvings. The canonical metric only (no ``delta``), one
-        process (no ``shard``).
-
-        "sliding-heun": the same with Heun's corrector (two passes per step): second order for
-        the particles that stay free or stay on one ray through a step, first order for those
-        that land on a ray or leave one within it.
+        particle between passes (stage velocity and running sum), allocated once. "sliding" and
+        "sliding-heun" build a :class:`solvers.sliding.SlidingSolver` instead.
     tv : float
         lambda of the TV regulariser (eq. 16): adds -lambda sign(r) to dr/dt.
     delta, alpha : array_like (m,) and float, optional
@@ -99,8 +87,7 @@ class ParticleSolver(Evolution):
     rng : seed or numpy Generator
         Kept as part of the solver state.
     copy : bool
-        False lets the solver own the given arrays (when they are contiguous float32/float64 of one
-        dtype) instead of copying them: at m = 1e8 a copy is 1.6 GB. theta is wrapped in place.
+        False lets the solver own the given arrays (contiguous float32/float64 of one dtype).
     shard : solvers.shard.Shard, optional
         This process's part of a run sharded over MPI ranks: r, theta (and delta) are then the
         particles [shard.lo, shard.hi) of the run's shard.m, and every step is collective.
@@ -110,39 +97,31 @@ class ParticleSolver(Evolution):
         reads them for its velocities instead of computing them again, so a step of S stages
         makes S sin/cos passes and S arc searches instead of 2S. 20 more bytes per particle
         (36 in all for a float64 state, 28 for float32); the same bits either way. None
-        (default): keep them when they take under half the memory available. Not used by the
-        sliding methods.
+        (default): keep them when they take under half the memory available.
 
     Attributes
     ----------
     r, theta : ndarray — the particles (this rank's part when sharded); change them only
-    through steps: the per-arc moments and the cache describe them. t : float — time.
-    step : int — steps taken. history : solvers.History. trig_cache : bool — whether the cache
-    is kept.
+    through steps. t : float — time. step : int — steps taken. history : solvers.History.
+    trig_cache : bool — whether the cache is kept.
     """
 
-    PER_PARTICLE = ("r", "theta", "delta", "ray")
+    METHODS = tuple(TABLEAUS)
+    METRICS = ("canonical", "delta")
+
+    def __new__(cls, samples, r, theta, *, method="euler", **kwargs):
+        if cls is ParticleSolver and method in SlidingSolver.METHODS:  # built whole here: not a ParticleSolver, so not built again
+            check_capabilities(SlidingSolver, metric="canonical" if kwargs.pop("delta", None) is None else "delta", method=method)
+            kwargs.pop("alpha", None), kwargs.pop("trig_cache", None)
+            return SlidingSolver(samples, r, theta, method=method, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, samples: Samples, r: ArrayLike, theta: ArrayLike, *, dt: float, method: str = "euler", tv: float = 0.0,
                  delta: ArrayLike | None = None, alpha: float | None = None, record_every: int | None = 1,
                  rng: int | np.random.Generator | None = None, copy: bool = True, shard: Shard | None = None,
                  trig_cache: bool | None = None):
-        super().__init__(samples, record_every=record_every, rng=rng)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        check_step("dt", dt)
-        if not (math.isfinite(tv) and tv >= 0):
-            raise ValueError(f"tv must be finite and >= 0, got {tv}")
-        r, theta = field.as_particles(r, theta)
-        check_finite(r=r, theta=theta)
-        self.r = r.copy() if copy else r
-        self.theta = theta.copy() if copy else theta
-        np.mod(self.theta, 2 * np.pi, out=self.theta)
-        self.theta[self.theta >= 2 * np.pi] = 0.0  # float32 rounding
-        self.dt = float(dt)
-        self.method = method
-        self.tv = float(tv)
-        self.shard = _shard_of(shard, self.r.size)
+        super().__init__(samples, r, theta, dt=dt, method=method, tv=tv, metric="canonical" if delta is None else "delta",
+                         record_every=record_every, rng=rng, copy=copy, shard=shard)
         m, local = self.shard.m, self.r.size
         if delta is None:
             if alpha is not None:
@@ -157,90 +136,50 @@ class ParticleSolver(Evolution):
             self.alpha = float(alpha)
         q_per_r, m_over_alpha_sq = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)
         self._metric = pk.Metric(self.delta, q_per_r, m_over_alpha_sq, 1.0 / m)
-        reg = self.samples.regions
-        self._work = self.shard.workspace(reg.n_arcs)
-        self._moments = np.empty((reg.n_arcs, 2))
-        fk.arc_moments(self.r, self.theta, reg.lookup, self.shard.chunk, self._work)
-        self.shard.reduce(self._work, self._moments)
-        if method in SLIDING:
-            if self.delta.size or self.shard.sharded:
-                raise ValueError(f"method {method!r} runs the canonical flow on one process: no delta metric, no shard")
-            self.ray = np.full(local, -1, dtype=np.int32)  # arc indices: 2s < 2^31
-            self._out = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray))
-            self._pred = (np.empty_like(self.r), np.empty_like(self.theta), np.empty_like(self.ray)) if method == "sliding-heun" else None
-            self._rho_pred, self._g_pred = np.empty(samples.s), np.empty((reg.n_arcs, 2))  # the predictor's residuals and field
-            self._rays = ray_neighbours(reg)
-            self._park = park_offset(self.theta.dtype)
-            self._try = np.empty_like(self._moments)
-            self._fastest, self._abs_r = np.empty(self.shard.chunks), np.empty(self.shard.chunks)
-            self._loss_now = self.energy()
-            speed = np.abs(self.velocity()[1]).max()
-            self._h_next = min(self.dt, MAX_TURN / float(speed)) if speed > 0 else self.dt
-            self.step_sizes: list[float] = []
-            self.rejected = 0
-        else:
-            self._rk = _StageBuffers(TABLEAUS[method][1].size, local, reg.n_arcs, samples.s)
+        self._rk = _StageBuffers(TABLEAUS[method][1].size, local, self.samples.regions.n_arcs, self.samples.s)
         self._cache = pk.empty_cache(0)
         self.trig_cache = TRIG_CACHE_BYTES * local < available_memory() / 2 if trig_cache is None else trig_cache
 
-    KIND = "particles"
-    REMEDY = 'set solver.method = "sliding" (its steps never raise the energy) or a smaller solver.dt'
-
-    @property
-    def m(self):
-        """Particles in the run (on all ranks together when sharded)."""
-        return self.shard.m
+    @classmethod
+    def _options(cls, config, alpha):
+        """delta and alpha with ``metric = "delta"``; the trigonometric cache."""
+        solver = config["solver"]
+        delta = solver["delta"] if solver["metric"] == "delta" else None
+        return dict(delta=delta, alpha=alpha if delta is not None else None, trig_cache={"on": True, "off": False}.get(solver["trig_cache"]))
 
     @property
     def trig_cache(self) -> bool:
         """Whether each particle's cos, sin and arc are kept from one pass to the next (the
-        ``trig_cache`` parameter); setting it allocates or frees them (never for the sliding
-        methods, which keep none). The bits of the steps do not depend on it."""
+        ``trig_cache`` parameter); setting it allocates or frees them. The bits of the steps do
+        not depend on it."""
         return self._cache.arc.size > 0
 
     @trig_cache.setter
     def trig_cache(self, keep: bool) -> None:
-        local = self.r.size if keep and self.method not in SLIDING else 0
+        local = self.r.size if keep else 0
         if local != self._cache.arc.size:
             self._cache = pk.empty_cache(local)
 
-    @property
-    def _norm(self):
-        return self.m
-
     def _state(self):
-        """r, theta (and delta with the metric), the per-arc moments; dt, method, tv, alpha
-        (0 without the metric)."""
-        state = dict(r=self.r, theta=self.theta, moments=self._moments, dt=self.dt, method=self.method, tv=self.tv, alpha=self.alpha or 0.0)
+        """That of every canonical solver, with alpha (0 without the metric) and delta with it."""
+        state = dict(super()._state(), alpha=self.alpha or 0.0)
         if self.delta.size:
             state["delta"] = self.delta
-        if self.method in SLIDING:
-            state.update(ray=self.ray, h_next=self._h_next, loss_now=self._loss_now)
         return state
 
     @classmethod
     def _from_state(cls, samples, state, record_every, shard):
+        if str(state["method"]) in SlidingSolver.METHODS:
+            return SlidingSolver._from_state(samples, state, record_every, shard)
         alpha = float(state["alpha"]) or None
         solver = cls(samples, state["r"], state["theta"], dt=state["dt"], method=str(state["method"]), tv=state["tv"],
                      delta=state.get("delta") if alpha else None, alpha=alpha, record_every=record_every, shard=shard)
         solver._moments[:] = state["moments"]  # as the fused step left them: the same bits onward
-        if solver.method in SLIDING:
-            solver.ray[:] = state["ray"]
-            solver._h_next, solver._loss_now = float(state["h_next"]), float(state["loss_now"])
         return solver
-
-    def _abs_r_integral(self):
-        return self.shard.mean_abs(self.r)
-
-    def _rise_slack(self):
-        """2 tv^2 dt: a particle with |<g, d>| < tv steps across r = 0 and back at a speed below
-        2 tv, holding |r| <= 2 tv dt, so such particles add at most 2 tv^2 dt to the energy."""
-        return 2.0 * self.tv * self.tv * self.dt
 
     def velocity(self, r=None, theta=None):
         """(dr/dt, dtheta/dt) at the current state (this rank's particles when sharded), or at a
-        given one, in this solver's flow. For the sliding methods this is the field itself: a
-        particle on a ray gets the velocity of the arc that starts there, not its sliding motion."""
+        given one, in this solver's flow."""
         r, theta = (self.r, self.theta) if r is None else field.as_particles(r, theta)
         vr, vt = field.velocity(self.samples, r, theta, tv=self.tv)
         if self.delta.size:
@@ -248,8 +187,6 @@ class ParticleSolver(Evolution):
         return vr, vt
 
     def _advance(self, h):
-        if self.method in SLIDING:
-            return self._slide(h)
         a, b = TABLEAUS[self.method]
         rk = self._rk
         g = self._field()
@@ -265,68 +202,6 @@ class ParticleSolver(Evolution):
         if not self._cache.valid:
             self._cache = self._cache._replace(valid=True)
         return h
-
-    def _slide(self, h):
-        """One accepted sliding step of at most h (the class docstring); returns its size."""
-        g = self._field()
-        step = min(h, self._h_next)
-        out = self._out
-        lookup, chunk = self.samples.regions.lookup, self.shard.chunk
-        while True:
-            first = out if self._pred is None else self._pred
-            sk.sliding_euler(self.r, self.theta, self.ray, first, lookup, self._rays, g, self.tv, step, self._park, chunk, self._work,
-                             self._fastest, self._abs_r)
-            self.shard.reduce(self._work, self._try)
-            speed = float(self._fastest.max())
-            if self._pred is not None:
-                fk.field_from_moments(self._try, self.samples.arcs, float(self.m), self._rho_pred, self._g_pred)
-                sk.sliding_heun(self.r, self.theta, self.ray, self._pred, out, lookup, self._rays, g, self._g_pred, self.tv, step, self._park, chunk,
-                                self._work, self._fastest, self._abs_r)
-                self.shard.reduce(self._work, self._try)
-                speed = max(speed, float(self._fastest.max()))
-            rho = field.residuals_from_moments(self.samples, self._try, self.m)
-            loss = energy_of(rho, self.tv, self.shard.mean_from_sums(self._abs_r))
-            if loss <= self._loss_now:  # a step small enough changes nothing and is accepted
-                break
-            step *= 0.5
-            self.rejected += 1
-        self._out = (self.r, self.theta, self.ray)
-        self.r, self.theta, self.ray = out
-        self._moments, self._try = self._try, self._moments
-        self._loss_now = loss
-        self._h_next = min(self.dt, 2.0 * step, MAX_TURN / speed if speed > 0 else math.inf)
-        self.step_sizes.append(step)
-        return step
-
-    def canonical(self):
-        """(r, theta): the particles themselves (this rank's part when sharded)."""
-        return self.r, self.theta
-
-    def ray_mass(self, eps=1e-3):
-        """Mass on each boundary ray by sign of r, (2s, 2) (see
-        :meth:`solvers.evolution.Evolution.ray_mass`): for the sliding methods the share of the
-        particles sliding on it (row k: the ray at the start of arc k), otherwise the share within
-        ``eps`` radians of it."""
-        if self.method not in SLIDING:
-            return super().ray_mass(eps)
-        mass = np.zeros((self.samples.regions.n_arcs, 2))
-        on = self.ray >= 0
-        np.add.at(mass, (self.ray[on], (self.r[on] < 0).astype(np.int64)), 1.0 / self.m)
-        return mass
-
-
-def park_offset(dtype):
-    """How far below a ray a particle is parked in the dead arc (radians): 16 units of rounding of
-    the angle type at 2 pi, so that the stored angle is below the ray in float32 too."""
-    return 16 * float(np.finfo(dtype).eps) * 2 * np.pi
-
-
-def ray_neighbours(regions):
-    """:class:`solvers.kernels.sliding.Rays` of the regions: for each arc the non-empty arcs before
-    and after it (skipping the empty arcs of duplicated x), whether it is dead (no sample active),
-    and the direction of the ray at its start."""
-    after = regions.arc_at[(np.arange(regions.n_arcs) + 1) % regions.n_arcs]
-    return sk.Rays(regions.arc_before, after, regions.dead, np.cos(regions.angles), np.sin(regions.angles))
 
 
 class _StageBuffers:
@@ -396,7 +271,7 @@ class FullParticleSolver(Evolution):
         self.alpha = float(alpha)
         self.dt = float(lr)
         self.train = train
-        self.shard = _shard_of(shard, self.a.size)
+        self.shard = shard_of(shard, self.a.size)
         reg = self.samples.regions
         self._work = self.shard.workspace(reg.n_arcs)
         self._moments = np.empty((reg.n_arcs, 2))
@@ -407,6 +282,22 @@ class FullParticleSolver(Evolution):
 
     KIND = "full"
     REMEDY = "take a smaller solver.lr"
+
+    @classmethod
+    def from_config(cls, config, samples, comm=None):
+        """A new solver at t = 0 as a configuration describes it (see
+        :meth:`solvers.canonical.CanonicalParticles.from_config`): (a, b, c) drawn by PyTorch's rule,
+        or canonical particles of the configured law given the invariant ``solver.delta``."""
+        init_, solver = config["init"], config["solver"]
+        m, seed = init_["m"], init_["seed"]
+        alpha, shard = init.alpha_of(config), Shard(m, comm)
+        if init_["law"] == "pytorch_default":
+            a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
+        else:
+            r, theta = init.by_blocks(init.canonical_law(init_, np.dtype(init_["dtype"])), m, seed, shard.lo, shard.hi)
+            a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
+        return cls(samples, a, b, c, alpha=alpha, lr=solver["lr"], train=tuple(solver["train"]), weight_decay=solver["weight_decay"],
+                   record_every=None, rng=seed, shard=shard)
 
     @property
     def lr(self):
@@ -431,13 +322,13 @@ class FullParticleSolver(Evolution):
         return self.shard.m
 
     @property
-    def _norm(self):
-        return self.alpha
-
-    @property
     def tv(self):
         """The lambda of eq. 16 with the same optimum: weight_decay * alpha."""
         return self.weight_decay * self.alpha
+
+    @property
+    def _norm(self):  # f = (1/alpha) sum_i c_i [a_i x - b_i]_+
+        return self.alpha
 
     def energy(self, rho=None):
         """What gradient descent minimises: L + weight_decay / 2 sum_i (a_i^2 + b_i^2 + c_i^2)
@@ -461,13 +352,3 @@ class FullParticleSolver(Evolution):
         pk.gd_full(self.a, self.b, self.c, self.samples.regions.lookup, self._field(), descent, self.shard.chunk, self._work)
         self.shard.reduce(self._work, self._moments)
         return h
-
-
-def _shard_of(shard, local):
-    """The given shard, checked against the local particle count, or the serial one."""
-    if shard is None:
-        return Shard(local)
-    if shard.local_m != local:
-        raise ValueError(f"this rank holds particles [{shard.lo}, {shard.hi}) of the run, {shard.local_m} of them, but was given {local}")
-    return shard
-

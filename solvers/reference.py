@@ -292,7 +292,7 @@ def _live_radial(samples, rho, r, phi, tv):
 
 
 def sliding_heun(samples, r, theta, on_ray, rho, h, tv=0.0, park=1e-12):
-    """One sliding Heun step (:func:`solvers.kernels.sliding.sliding_heun`) from the definitions:
+    """One sliding Heun step (:func:`solvers.kernels.sliding.sliding_step` with a corrector) from the definitions:
     the predictor is :func:`sliding_euler`, the predictor's residuals come from the brute-force
     network, and each particle takes the corrector's rule by hand. Returns (r, theta, on_ray,
     margin) as :func:`sliding_euler`."""

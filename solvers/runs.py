@@ -26,17 +26,12 @@ from meanfield.h5io import FileError, read_file
 from meanfield.samples import Samples
 
 from . import config as cfg
+from . import registry
 from .evolution import Evolution
-from .histogram import HistogramSolver
 from .history import History
-from .particles import FullParticleSolver, ParticleSolver
 from .runfolder import Checkpoint, RunFolder
 
 Item = TypeVar("Item")
-
-SOLVERS: dict[str, type[Evolution]] = {cls.KIND: cls for cls in (ParticleSolver, FullParticleSolver, HistogramSolver)}
-"""The solver class of each kind named in files."""
-
 
 def open_run(path: str | Path) -> Run | Sweep:
     """Open a run folder as a :class:`Run`, or a sweep folder as a :class:`Sweep`, read-only.
@@ -53,7 +48,7 @@ def open_run(path: str | Path) -> Run | Sweep:
 
 def _solver_from(kind: str, samples: Samples, state: dict, history: History | None, record_every: int | None) -> Evolution:
     """A solver of ``kind`` rebuilt from ``state``, with ``history`` up to its step."""
-    solver = SOLVERS[kind].from_state(samples, state, record_every=record_every)
+    solver = registry.from_state(samples, dict(state, kind=kind), record_every=record_every)
     if history is not None:
         solver.history = History.from_arrays(samples, history.t, history.step, history.rho, history.energy, history.gap)
         solver.history.truncate(solver.step)

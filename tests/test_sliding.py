@@ -12,8 +12,8 @@ import solvers
 import solvers.reference as sref
 from meanfield.defaults import PRESETS
 from meanfield.kernels.field import n_chunks
-from solvers.kernels.sliding import sliding_euler, sliding_heun
-from solvers.particles import park_offset, ray_neighbours
+from solvers.kernels import sliding as sk
+from solvers.sliding import park_offset, ray_neighbours
 
 PARK = park_offset(np.float64)
 
@@ -25,15 +25,14 @@ def kernel_step(samples, r, theta, ray, rho, h, tv=0.0, heun=False):
     chunks = n_chunks(r.size)
     chunk = -(-r.size // chunks)
     work = np.zeros((chunks, reg.n_arcs, 2))
-    out = (np.empty_like(r), np.empty_like(theta), np.empty_like(ray))
-    fastest, abs_r = np.empty(chunks), np.empty(chunks)
-    g = mf.arc_fields(samples, rho)
-    sliding_euler(r, theta, ray, out, reg.lookup, ray_neighbours(reg), g, tv, h, PARK, chunk, work, fastest, abs_r)
+    now = sk.Particles(r, theta, ray)
+    out = sk.Particles(np.empty_like(r), np.empty_like(theta), np.empty_like(ray))
+    step = sk.SlideStep(mf.arc_fields(samples, rho), tv, h, PARK)
+    fastest, abs_r = sk.sliding_step(now, out, reg.lookup, ray_neighbours(reg), step, sk.no_corrector(r.dtype), chunk, work)
     if heun:
-        pred = out
         g_pred = mf.arc_fields(samples, mf.field.residuals_from_moments(samples, work.sum(axis=0), r.size))
-        out = (np.empty_like(r), np.empty_like(theta), np.empty_like(ray))
-        sliding_heun(r, theta, ray, pred, out, reg.lookup, ray_neighbours(reg), g, g_pred, tv, h, PARK, chunk, work, fastest, abs_r)
+        corrector, out = sk.Corrector(out, g_pred), sk.Particles(np.empty_like(r), np.empty_like(theta), np.empty_like(ray))
+        fastest, abs_r = sk.sliding_step(now, out, reg.lookup, ray_neighbours(reg), step, corrector, chunk, work)
     moments = work.sum(axis=0)
     residuals = mf.field.residuals_from_moments(samples, moments, r.size)
     return (*out, residuals, fastest.max(), abs_r.sum())
@@ -195,5 +194,5 @@ def test_sliding_heun_is_second_order_where_no_particle_meets_a_ray():
 def test_sliding_refuses_the_delta_metric():
     samples = PRESETS["tent8"]()
     for method in ("sliding", "sliding-heun"):
-        with pytest.raises(ValueError, match="canonical flow on one process"):
+        with pytest.raises(ValueError, match="runs the canonical flow, not 'delta'"):
             solvers.ParticleSolver(samples, [1.0], [0.3], dt=0.1, method=method, delta=0.5, alpha=1.0)

@@ -65,7 +65,7 @@ def test_the_cache_holds_the_states_sin_cos_and_arc(method):
 
 def test_the_cache_follows_the_configuration_and_the_budget_counts_it(tmp_path):
     """trig_cache = off keeps none (also after a resume, where the solver is rebuilt), on keeps
-    20 bytes per particle, which the memory budget counts; the sliding methods keep none."""
+    20 bytes per particle, which the memory budget counts; the sliding solver keeps none."""
     samples = random_samples(np.random.default_rng(0), 5)
     base = cfg.load(overrides=["m=2000", "t_end=0.05", "figures=false", "progress=false", "snapshots='off'"])
     for value, kept in (("off", False), ("on", True), ("auto", True)):
@@ -73,7 +73,9 @@ def test_the_cache_follows_the_configuration_and_the_budget_counts_it(tmp_path):
         assert job.build_solver(config, samples).trig_cache is kept
         extra = budget.memory_needed(config, 5)["workspace"] - budget.memory_needed(cfg.load(overrides=["trig_cache='off'"], base=base), 5)["workspace"]
         assert extra == (TRIG_CACHE_BYTES * 2000 if value == "on" else 0)
-    assert not job.build_solver(cfg.load(overrides=["method='sliding'", "trig_cache='on'"], base=base), samples).trig_cache
+    sliding = cfg.load(overrides=["method='sliding'", "trig_cache='on'"], base=base)
+    assert not hasattr(job.build_solver(sliding, samples), "trig_cache")
+    assert budget.memory_needed(sliding, 5)["workspace"] == budget.memory_needed(cfg.load(overrides=["trig_cache='off'"], base=sliding), 5)["workspace"]
     off = cfg.load(overrides=["trig_cache='off'"], base=base)
     job.start(off, tmp_path / "run")
     restored = job._Restored(tmp_path / "run", solvers.runs.open_run(tmp_path / "run"))

@@ -20,6 +20,7 @@ import numpy as np
 
 import solvers
 from meanfield.defaults import PRESETS
+from solvers.sliding import SlidingSolver
 
 from .claims import save
 from .mean_field_limit import CASES, record_times
@@ -27,7 +28,7 @@ from .mean_field_limit import CASES, record_times
 REF_DT = 2e-4
 STEPS = {"euler": (0.1, 0.05, 0.02, 0.01, 0.005), "heun": (0.1, 0.05, 0.02, 0.01), "rk4": (0.1, 0.05, 0.02), "sliding": (0.2, 0.1, 0.05, 0.02, 0.01),
          "sliding-heun": (0.2, 0.1, 0.05, 0.02, 0.01)}
-SLIDING = ("sliding", "sliding-heun")
+SLIDING = SlidingSolver.METHODS
 
 
 def problems(quick):

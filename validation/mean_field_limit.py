@@ -21,7 +21,6 @@ import solvers
 from meanfield.defaults import PRESETS
 from meanfield.h5io import read_file
 from solvers import sweep as sweeps
-from solvers.job import initial_density
 from solvers.runfolder import RunFolder
 
 
@@ -45,7 +44,7 @@ class Case:
         return PRESETS[self.preset]()
 
     def density(self, r, theta):
-        return initial_density(self.law)(r, theta)
+        return solvers.init.density_of(self.law)(r, theta)
 
     def settings(self):
         """The sweep's fixed keys (``--set`` items) for the particle runs of this case."""

@@ -16,7 +16,6 @@ import numpy as np
 
 import solvers
 from meanfield.attractors import ray_mass as near_ray_mass
-from solvers.job import canonical_law
 
 from .claims import save
 from .mean_field_limit import CASES, record_times
@@ -55,7 +54,7 @@ def run(cases=tuple(CASES), m=1_000_000, seeds=(0, 1, 2), quick=False, out="figu
         sliding, near = [], []
         began = time.perf_counter()
         for seed in seeds:
-            r, theta = solvers.init.by_blocks(canonical_law(case.law), m, seed)
+            r, theta = solvers.init.by_blocks(solvers.init.canonical_law(case.law), m, seed)
             particles = solvers.ParticleSolver(samples, r, theta, dt=case.particle_dt, method=method, record_every=None)
             rows, close = [], []
             for t in times:

@@ -9,6 +9,17 @@ would: gathering them and reducing in chunk order gives the serial bits.
 
 Particles are processed in blocks of BLOCK: first sin and cos of the whole block (a loop that
 vectorises, :mod:`.trig`), then the arc search and the per-particle work, which do not.
+
+Every kernel that reduces over particles has the same frame, here and in :mod:`solvers.kernels`::
+
+    for c in prange(work.shape[0]):               # one chunk per iteration, in any thread
+        buf, lo, hi = open_chunk(work, c, m, chunk)
+        sn, cs, ... = block_scratch()             # this chunk's own scratch
+        for start in range(lo, hi, BLOCK):        # the chunk's particles in order, block by block
+            ...                                   # add only into buf
+
+so a chunk's row depends on its particles alone, summed in their order; ``tests/test_threads.py``
+checks that every solver gives the same bits on 1 and 3 threads.
 """
 from collections import namedtuple
 
@@ -44,6 +55,25 @@ def chunk_size(m):
 def chunk_bounds(c, m, size):
     """Particles [lo, hi) of chunk c of ``size`` particles among the m particles of an array."""
     return c * size, min(m, (c + 1) * size)
+
+
+@kernel(inline=True)
+def open_chunk(work, c, m, size):
+    """Chunk c of a reducing kernel (the frame of the module docstring): its row of ``work``,
+    zeroed, and its particles [lo, hi) among m in chunks of ``size``."""
+    buf = work[c]
+    buf[:, :] = 0.0
+    lo, hi = chunk_bounds(c, m, size)
+    return buf, lo, hi
+
+
+@kernel(inline=True)
+def block_scratch():
+    """One chunk's scratch for a block pass, allocated inside the parallel loop so that each
+    thread has its own: six float64 blocks (sin, cos, and four for radii, angles or velocities)
+    and one int32 block of arcs."""
+    return (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
+            np.empty(BLOCK, dtype=np.int32))
 
 
 @kernel(parallel=True)
@@ -82,14 +112,9 @@ def arc_moments(r, theta, arcs, chunk, work):
     """
     angles, table, first = arcs  # unpacked before the parallel loop (see solvers.kernels.particles)
     for c in prange(work.shape[0]):
-        buf = work[c]
-        buf[:, :] = 0.0
-        sn = np.empty(BLOCK)
-        cs = np.empty(BLOCK)
-        t = np.empty(BLOCK)
-        arc = np.empty(BLOCK, dtype=np.int64)
+        buf, lo, hi = open_chunk(work, c, r.size, chunk)
+        sn, cs, t, _, _, _, arc = block_scratch()
         lookup = (angles, table, first)
-        lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
             sincos_of_state(theta, start, count, sn, cs, t)
@@ -188,9 +213,8 @@ def particle_velocity(r, theta, arcs, g, tv, dr, dtheta):
     nblock = (m + BLOCK - 1) // BLOCK
     angles, table, first = arcs
     for blk in prange(nblock):
-        sn = np.empty(BLOCK)
-        cs = np.empty(BLOCK)
-        t = np.empty(BLOCK)
+        scratch = block_scratch()
+        sn, cs, t = scratch[0], scratch[1], scratch[2]
         lookup = (angles, table, first)
         start = blk * BLOCK
         count = min(BLOCK, m - start)

@@ -18,7 +18,7 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import in_turn, locate_wrapped, wrap_angle, wrap_near
-from meanfield.kernels.field import BLOCK, chunk_bounds
+from meanfield.kernels.field import BLOCK, block_scratch, open_chunk
 from meanfield.kernels.primitives import add_block_moments, add_moment, delta_metric, settle_block, store_wrapped, velocity
 from meanfield.kernels.trig import sincos_block
 
@@ -91,21 +91,13 @@ def runge_kutta_stage(r, theta, arcs, g, tv, metric, stage, cache, chunk, work):
     keep = arc_c.size > 0
     reuse = keep and (valid or s > 0)  # the cache holds this stage's point: the last pass's moments were of it
     for c in prange(work.shape[0]):
-        buf = work[c]
-        buf[:, :] = 0.0
-        sn = np.empty(BLOCK)
-        cs = np.empty(BLOCK)
-        r_s = np.empty(BLOCK)
-        t_s = np.empty(BLOCK)
+        buf, lo, hi = open_chunk(work, c, r.size, chunk)
+        sn, cs, r_s, t_s, v_r, v_t, arc = block_scratch()
         g0 = np.empty(BLOCK)
         g1 = np.empty(BLOCK)
         p_r = np.ones(BLOCK)  # the metric's factors P / m (1 without it: exact)
         p_th = np.ones(BLOCK)
-        v_r = np.empty(BLOCK)
-        v_t = np.empty(BLOCK)
-        arc = np.empty(BLOCK, dtype=np.int32)
         lookup = (angles, table, first)
-        lo, hi = chunk_bounds(c, r.size, chunk)
         moved = 0
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
@@ -205,10 +197,8 @@ def gd_full(a, b, c, arcs, g, descent, chunk, work):
     angles, table, first = arcs
     step, shrink, train_a, train_b, train_c = descent
     for ch in prange(work.shape[0]):
-        buf = work[ch]
-        buf[:, :] = 0.0
+        buf, lo, hi = open_chunk(work, ch, a.size, chunk)
         lookup = (angles, table, first)
-        lo, hi = chunk_bounds(ch, a.size, chunk)
         for i in range(lo, hi):
             ai = np.float64(a[i])
             bi = np.float64(b[i])

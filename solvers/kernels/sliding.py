@@ -42,7 +42,7 @@ import numpy as np
 
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
-from meanfield.kernels.field import BLOCK, chunk_bounds
+from meanfield.kernels.field import BLOCK, block_scratch, open_chunk
 from meanfield.kernels.primitives import add_moment, arc_velocity, store_wrapped
 from meanfield.kernels.trig import sincos_block
 
@@ -51,7 +51,7 @@ Rays.__doc__ = """Neighbours of each arc k, skipping empty arcs (duplicated x): 
 non-empty arc that ends where arc k starts, ``after[k]`` the first non-empty arc that starts where
 arc k ends; ``dead[k]`` whether no sample is active on arc k (its g is 0); ``co[k]``, ``si[k]``
 the direction (cos, sin) of the ray at the start of arc k. See
-:func:`solvers.particles.ray_neighbours`."""
+:func:`solvers.sliding.ray_neighbours`."""
 
 GOLDEN = 0.6180339887498949
 
@@ -150,120 +150,119 @@ def add_stored_moments(buf, r_new, t_new, ray_out, start, count, arcs, rays, sn,
     return total
 
 
-@kernel(parallel=True)
-def sliding_euler(r, theta, ray, out, arcs, rays, g, tv, h, park, chunk, work, fastest, abs_r):
-    """One sliding Euler step of size h (module docstring) from (r, theta, ray) into
-    ``out`` = (r, theta, ray); per chunk c: the moments of the result into work[c], the largest
-    |dtheta/dt| of the particles free after the step into fastest[c], sum |r_out| into abs_r[c]."""
-    angles, table, first = arcs
-    below, after, dead, co, si = rays
-    r_out, theta_out, ray_out = out
-    for c in prange(work.shape[0]):
-        buf = work[c]
-        buf[:, :] = 0.0
-        sn = np.empty(BLOCK)
-        cs = np.empty(BLOCK)
-        r_new = np.empty(BLOCK)
-        t_new = np.empty(BLOCK)
-        v_r = np.empty(BLOCK)
-        v_t = np.empty(BLOCK)
-        arc = np.empty(BLOCK, dtype=np.int64)
-        lookup = (angles, table, first)
-        neighbours = (below, after, dead, co, si)
-        store = (r_out, theta_out, ray_out)
-        top = 0.0
-        total = 0.0
-        lo, hi = chunk_bounds(c, r.size, chunk)
-        for start in range(lo, hi, BLOCK):
-            count = min(BLOCK, hi - start)
-            # the free particles' arcs and velocities, in passes without branches (a particle
-            # on a ray gets values it does not use)
-            sincos_block(theta, start, count, sn, cs)
-            for j in range(count):
-                arc[j] = locate_wrapped(np.float64(theta[start + j]), lookup)
-            for j in range(count):
-                v_r[j], v_t[j] = arc_velocity(g, arc[j], np.float64(r[start + j]), cs[j], sn[j], tv)
-            for j in range(count):
-                i = start + j
-                rr = np.float64(r[i])
-                k = ray[i]
-                if k >= 0:
-                    new_r, new_t, new_k, speed = on_ray_move(g, neighbours, lookup, k, i, rr, h, park, tv)
-                else:
-                    vt = v_t[j]
-                    new_r = rr + h * v_r[j]
-                    new_t, new_k = free_move(g, neighbours, lookup, arc[j], rr, np.float64(theta[i]), vt, h, tv)
-                    speed = abs(vt) if new_k < 0 else 0.0
-                top = max(top, speed)
-                store_particle(i, j, new_r, new_t, new_k, store, r_new, t_new)
-            total = add_stored_moments(buf, r_new, t_new, ray_out, start, count, lookup, neighbours, sn, cs, total)
-        fastest[c] = top
-        abs_r[c] = total
+Particles = namedtuple("Particles", ["r", "theta", "ray"])
+Particles.__doc__ = """A sliding state: radii, angles and the ray each particle sits on (-1: free), (m,) each."""
+
+SlideStep = namedtuple("SlideStep", ["g", "tv", "h", "park"])
+SlideStep.__doc__ = """A step of size ``h`` in the field ``g`` (2s, 2) with TV weight ``tv``; ``park`` is how far
+below a ray a particle is parked in a dead arc (radians, :func:`solvers.sliding.park_offset`)."""
+
+Corrector = namedtuple("Corrector", ["pred", "g_pred"])
+Corrector.__doc__ = """Heun's corrector: ``pred`` the :class:`Particles` after the sliding Euler step,
+``g_pred`` the field of that predicted state. Empty arrays (:func:`no_corrector`) for an Euler step."""
+
+def no_corrector(m_dtype=np.float64):
+    """The :class:`Corrector` of a sliding Euler step (none)."""
+    empty = Particles(np.empty(0, dtype=m_dtype), np.empty(0, dtype=m_dtype), np.empty(0, dtype=np.int32))
+    return Corrector(empty, np.empty((0, 2)))
+
+
+@kernel(inline=True)
+def euler_particle(g, neighbours, lookup, i, rr, tt, k, arc, v_r, v_t, h, park, tv):
+    """The sliding Euler step of particle i (radius rr, angle tt, on ray k or free on arc ``arc``
+    with velocity (v_r, v_t)): (new r, new theta, new ray, |dtheta/dt| if free after it, else 0)."""
+    if k >= 0:
+        return on_ray_move(g, neighbours, lookup, k, i, rr, h, park, tv)
+    new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, v_t, h, tv)
+    return rr + h * v_r, new_t, new_k, abs(v_t) if new_k < 0 else 0.0
+
+
+@kernel(inline=True)
+def heun_particle(g, g_pred, neighbours, lookup, rr, tt, k, rp, tp, kp, trig, h, tv):
+    """Heun's corrector for one particle (radius rr, angle tt, ray k at the start; rp, tp, kp
+    after the Euler predictor; ``trig`` = (cos, sin) of tt and of tp): the rules of
+    :func:`sliding_step`; returns (new r, new theta, new ray, |dtheta/dt| if free after it)."""
+    angles, dead = lookup[0], neighbours[2]
+    if k >= 0 and kp == k:
+        later = attracts(g_pred, neighbours, k, rp, tv)
+        if later[0]:
+            now = attracts(g, neighbours, k, rr, tv)
+            vr0 = now[1] if dead[k] else now[3]
+            vr1 = later[1] if dead[k] else later[3]
+            return rr + 0.5 * h * (vr0 + vr1), angles[k], kp, 0.0
+    elif k < 0 and kp < 0:
+        co, si, co_p, si_p = trig
+        arc = locate_wrapped(tt, lookup)
+        vr0, vt0 = arc_velocity(g, arc, rr, co, si, tv)
+        vr1, vt1 = arc_velocity(g_pred, locate_wrapped(tp, lookup), rp, co_p, si_p, tv)
+        vt = 0.5 * (vt0 + vt1)
+        new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
+        return rr + 0.5 * h * (vr0 + vr1), new_t, new_k, abs(vt) if new_k < 0 else 0.0
+    elif kp < 0:  # a leaver: its angular speed over the step
+        return rp, tp, kp, abs(wrap_angle(tp - angles[k] + math.pi) - math.pi) / h
+    return rp, tp, kp, 0.0
 
 
 @kernel(parallel=True)
-def sliding_heun(r, theta, ray, pred, out, arcs, rays, g, g_pred, tv, h, park, chunk, work, fastest, abs_r):
-    """The corrector of a sliding Heun step of size h: ``pred`` = (r, theta, ray) after the
-    sliding Euler step from (r, theta, ray) in the field g (:func:`sliding_euler`), ``g_pred`` the
-    field of that predicted state; writes into ``out`` = (r, theta, ray):
+def sliding_step(now, out, arcs, rays, step, corrector, chunk, work):
+    """One sliding step (:class:`SlideStep`) from ``now`` into ``out`` (:class:`Particles`); the
+    moments of the result per chunk into ``work`` (chunks, 2s, 2). Returns, per chunk, the largest
+    |dtheta/dt| of the particles free after the step and the sum of |r| of the result.
+
+    Without a corrector (:func:`no_corrector`): the sliding Euler step of the module docstring.
+    With one, the corrector of a sliding Heun step whose Euler predictor gave ``pred`` in the same
+    step:
 
     - free at both ends: Heun, w + h (v(w) + v_pred(w_pred)) / 2, and the particle stops on the ray
       ahead if that move reaches it and it attracts (as in the Euler step, with the mean velocity);
     - sliding on one ray at both ends while it attracts in both fields: r + h (vr + vr_pred) / 2;
     - otherwise (it landed on a ray, or left one, within the step): the predicted state (first
       order where the field jumps).
-
-    Accumulates moments, the largest free |dtheta/dt| and sum |r| per chunk as :func:`sliding_euler`."""
+    """
+    r, theta, ray = now
+    (r_pred, theta_pred, ray_pred), g_pred = corrector
+    g, tv, h, park = step
+    # returned, not passed in a bundle: numba 0.68 drops stores inside prange into an array
+    # unpacked from a tuple argument when nothing reads that array
+    fastest, abs_r = np.empty(work.shape[0]), np.empty(work.shape[0])
     angles, table, first = arcs
     below, after, dead, co, si = rays
-    r_pred, theta_pred, ray_pred = pred
     r_out, theta_out, ray_out = out
+    heun = r_pred.size > 0
     for c in prange(work.shape[0]):
-        buf = work[c]
-        buf[:, :] = 0.0
-        sn = np.empty(BLOCK)
-        cs = np.empty(BLOCK)
+        buf, lo, hi = open_chunk(work, c, r.size, chunk)
+        sn, cs, r_new, t_new, v_r, v_t, arc = block_scratch()
         sn_p = np.empty(BLOCK)
         cs_p = np.empty(BLOCK)
-        r_new = np.empty(BLOCK)
-        t_new = np.empty(BLOCK)
         lookup = (angles, table, first)
         neighbours = (below, after, dead, co, si)
-        store = (r_out, theta_out, ray_out)
         top = 0.0
         total = 0.0
-        lo, hi = chunk_bounds(c, r.size, chunk)
         for start in range(lo, hi, BLOCK):
             count = min(BLOCK, hi - start)
-            sincos_block(theta, start, count, sn, cs)  # used by the particles free at both ends
-            sincos_block(theta_pred, start, count, sn_p, cs_p)
+            # sin and cos of every angle, in vectorised passes (a particle on a ray gets values it
+            # does not use)
+            sincos_block(theta, start, count, sn, cs)
+            if heun:
+                sincos_block(theta_pred, start, count, sn_p, cs_p)
+            else:  # the free particles' arcs and velocities, in passes without branches
+                for j in range(count):
+                    arc[j] = locate_wrapped(np.float64(theta[start + j]), lookup)
+                for j in range(count):
+                    v_r[j], v_t[j] = arc_velocity(g, arc[j], np.float64(r[start + j]), cs[j], sn[j], tv)
             for j in range(count):
                 i = start + j
-                rr = np.float64(r[i])
-                rp = np.float64(r_pred[i])
-                k = ray[i]
-                new_r, new_t, new_k, speed = rp, np.float64(theta_pred[i]), ray_pred[i], 0.0
-                if k >= 0 and ray_pred[i] == k:
-                    later = attracts(g_pred, neighbours, k, rp, tv)
-                    if later[0]:
-                        now = attracts(g, neighbours, k, rr, tv)
-                        vr0 = now[1] if dead[k] else now[3]
-                        vr1 = later[1] if dead[k] else later[3]
-                        new_r, new_t = rr + 0.5 * h * (vr0 + vr1), angles[k]
-                elif k < 0 and ray_pred[i] < 0:
-                    tt = np.float64(theta[i])
-                    tp = np.float64(theta_pred[i])
-                    arc = locate_wrapped(tt, lookup)
-                    vr0, vt0 = arc_velocity(g, arc, rr, cs[j], sn[j], tv)
-                    vr1, vt1 = arc_velocity(g_pred, locate_wrapped(tp, lookup), rp, cs_p[j], sn_p[j], tv)
-                    vt = 0.5 * (vt0 + vt1)
-                    new_r = rr + 0.5 * h * (vr0 + vr1)
-                    new_t, new_k = free_move(g, neighbours, lookup, arc, rr, tt, vt, h, tv)
-                    speed = abs(vt) if new_k < 0 else 0.0
-                elif ray_pred[i] < 0:
-                    speed = abs(wrap_angle(np.float64(theta_pred[i]) - angles[k] + math.pi) - math.pi) / h  # a leaver
+                rr, tt = np.float64(r[i]), np.float64(theta[i])
+                if heun:
+                    trig = (cs[j], sn[j], cs_p[j], sn_p[j])
+                    moved = heun_particle(g, g_pred, neighbours, lookup, rr, tt, ray[i], np.float64(r_pred[i]), np.float64(theta_pred[i]),
+                                          ray_pred[i], trig, h, tv)
+                else:
+                    moved = euler_particle(g, neighbours, lookup, i, rr, tt, ray[i], arc[j], v_r[j], v_t[j], h, park, tv)
+                new_r, new_t, new_k, speed = moved
                 top = max(top, speed)
-                store_particle(i, j, new_r, new_t, new_k, store, r_new, t_new)
+                store_particle(i, j, new_r, new_t, new_k, (r_out, theta_out, ray_out), r_new, t_new)
             total = add_stored_moments(buf, r_new, t_new, ray_out, start, count, lookup, neighbours, sn, cs, total)
         fastest[c] = top
         abs_r[c] = total
+    return fastest, abs_r
