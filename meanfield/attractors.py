@@ -3,8 +3,10 @@
 At the boundary ray phi of sample j, the angular velocity of a particle (r, th) is
 -r <g, t(phi)>, with g the field vector of the arc just below the ray (counter-clockwise before it)
 or just above it. Write a = <g_below, t(phi)> and b = <g_above, t(phi)>. For r > 0 the flow points
-into the ray from both sides when a < 0 < b (attractor), out of it when a > 0 > b (repulsor), and
-across it otherwise. The factor r swaps the two for r < 0. Only the angular component jumps across
+into the ray from both sides when a <= 0 <= b (attractor; a side at rest counts as pointing in),
+out of it when a >= 0 >= b, not both 0 (repulsor), and across it when a and b have one strict
+sign. The factor r swaps the two for r < 0. These are the rule the solvers follow too
+(:func:`meanfield.kernels.primitives.ray_rule`), ties included. Only the angular component jumps across
 a ray (by |r rho_j| |xt_j|); the radial one is continuous.
 
 A side of a ray whose arc has no active sample (the 'dead' arc between the on-ray of the largest x
@@ -24,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import field
+from .kernels.primitives import ATTRACTS, CROSSES_DOWN, CROSSES_UP, REPELS, ray_rules
 from .samples import Samples, as_samples
 
 ATTRACTOR, REPULSOR, CROSSING = "attractor", "repulsor", "crossing"
@@ -104,15 +107,22 @@ def classify_rays(samples: Samples, rho: ArrayLike) -> RayClassification:
     reg = samples.regions
     dead_below = reg.dead[reg.arc_before]
     dead_above = reg.dead[reg.arc_at]
-    # a neutral side takes the value that agrees with the live side and can never flip
+    positive, negative = (_states(np.where(dead_below, 0.0, -sign * a), np.where(dead_above, 0.0, -sign * b)) for sign in (1.0, -1.0))
+    # for the margin a neutral side takes the value that agrees with the live side and can never flip
     a_eff = np.where(dead_below, np.where(b >= 0, -np.inf, np.inf), a)
     b_eff = np.where(dead_above, np.where(a <= 0, np.inf, -np.inf), b)
-    inward = (a_eff < 0) & (b_eff > 0)  # r > 0 flows into the ray from both sides
-    outward = (a_eff > 0) & (b_eff < 0)
-    positive = np.where(inward, ATTRACTOR, np.where(outward, REPULSOR, CROSSING))
-    negative = np.where(inward, REPULSOR, np.where(outward, ATTRACTOR, CROSSING))
     margin = np.maximum(np.minimum(-a_eff, b_eff), np.minimum(a_eff, -b_eff))
     return RayClassification(reg.angles, reg.sample_of, positive, negative, margin, a, b, dead_below, dead_above)
+
+
+def _states(u_low, u_high):
+    """The state of each ray from the angular velocities (per unit |r|) just below and above it,
+    by the project's one ray rule (:func:`meanfield.kernels.primitives.ray_rule`: ties attract)."""
+    rules = np.empty(u_low.size, dtype=np.int64)
+    ray_rules(np.ascontiguousarray(u_low).ravel(), np.ascontiguousarray(u_high).ravel(), rules)
+    names = np.empty(4, dtype=np.array(ATTRACTOR).dtype)
+    names[ATTRACTS], names[REPELS], names[CROSSES_UP], names[CROSSES_DOWN] = ATTRACTOR, REPULSOR, CROSSING, CROSSING
+    return names[rules].reshape(u_low.shape)
 
 
 def lemma2(samples, rho, printed=False):

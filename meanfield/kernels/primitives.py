@@ -105,6 +105,34 @@ def add_block_moments(buf, r_blk, t_blk, arc, count, arcs, sn, cs, search_all):
     return moved
 
 
+ATTRACTS, REPELS, CROSSES_UP, CROSSES_DOWN = 0, 1, 2, 3
+
+
+@kernel(inline=True)
+def ray_rule(u_low, u_high):
+    """How the flow meets a ray where the velocity across it jumps from ``u_low`` just below to
+    ``u_high`` just above (a dead side, with no field, counts as u = 0): Filippov's rule, the one
+    the attractor detector, the sliding particles and the histogram's ray transfer all follow.
+
+    CROSSES_UP when both > 0 and CROSSES_DOWN when both < 0 (0 is not in the convex hull of the
+    two velocities); ATTRACTS when u_low >= 0 >= u_high (both sides point into the ray or rest:
+    ties attract); REPELS otherwise (u_low <= 0 <= u_high, not both 0; NaN too)."""
+    if u_low > 0.0 and u_high > 0.0:
+        return CROSSES_UP
+    if u_low < 0.0 and u_high < 0.0:
+        return CROSSES_DOWN
+    if u_low >= 0.0 and u_high <= 0.0:
+        return ATTRACTS
+    return REPELS
+
+
+@kernel
+def ray_rules(u_low, u_high, out):
+    """out[i] = :func:`ray_rule` (u_low[i], u_high[i]) for arrays of velocity pairs."""
+    for i in range(u_low.size):
+        out[i] = ray_rule(u_low[i], u_high[i])
+
+
 @kernel(inline=True)
 def ray_transfer(u_low, u_high, q_low, q_high, on_ray, scale):
     """One upwind step of the mass at a ray (a theta-face on a boundary angle, or r = 0 under the
@@ -112,25 +140,25 @@ def ray_transfer(u_low, u_high, q_low, q_high, on_ray, scale):
 
     ``q_low``, ``q_high``: upwind states of the cells on the two sides (mass per unit length);
     ``on_ray``: the mass on the ray; ``scale``: the step over the unit of q (dt, or dt / dr).
-    Returns (change below, change above, mass left on the ray), in the rule of Filippov:
+    Returns (change below, change above, mass left on the ray), by :func:`ray_rule`:
 
-    - both > 0 (or both < 0): 0 is not in the convex hull of the two velocities, the flow
-      crosses, and the ray releases its mass downstream;
-    - u_low >= 0 >= u_high: the ray attracts (a side may be dead, u = 0); both sides feed it;
-    - u_low <= 0 <= u_high, not both 0: the ray repels; nothing crosses, and its mass leaves to
-      the two sides, the share u_high / (u_high - u_low) below. Staying is a Filippov solution
+    - crossing: the ray releases its mass downstream;
+    - attracting: both sides feed it;
+    - repelling: nothing crosses, and its mass leaves to the two sides, the share
+      u_high / (u_high - u_low) below. Staying is a Filippov solution
       too, but particles do not select it: sliding on an attracting ray they chatter across it
       and spend these shares of their time on each side (the sliding mode), and when the ray
       turns repulsive each leaves on the side it is on. Next to a dead side (u = 0) all of it
       goes there.
     """
-    if u_low > 0.0 and u_high > 0.0:
+    rule = ray_rule(u_low, u_high)
+    if rule == CROSSES_UP:
         x = scale * u_low * q_low
         return -x, x + on_ray, 0.0
-    if u_low < 0.0 and u_high < 0.0:
+    if rule == CROSSES_DOWN:
         x = scale * (-u_high) * q_high
         return x + on_ray, -x, 0.0
-    if u_low >= 0.0 and u_high <= 0.0:
+    if rule == ATTRACTS:
         x_low = scale * u_low * q_low
         x_high = scale * (-u_high) * q_high
         return -x_low, -x_high, on_ray + x_low + x_high

@@ -43,7 +43,7 @@ import numpy as np
 from meanfield._compile import kernel, prange
 from meanfield.kernels.arcs import TWO_PI, locate_wrapped, wrap_angle
 from meanfield.kernels.field import BLOCK, block_scratch, open_chunk
-from meanfield.kernels.primitives import add_moment, arc_velocity, store_wrapped
+from meanfield.kernels.primitives import ATTRACTS, CROSSES_UP, REPELS, add_moment, arc_velocity, ray_rule, store_wrapped
 from meanfield.kernels.trig import sincos_block
 
 Rays = namedtuple("Rays", ["below", "after", "dead", "co", "si"])
@@ -60,7 +60,8 @@ GOLDEN = 0.6180339887498949
 def attracts(g, rays, k, r, tv):
     """Whether the ray at the start of arc k attracts a particle of radius r there: the angular
     velocity just below is >= 0 and just above <= 0 (a dead side counts as pointing in).
-    Returns (attracts, vr_below, vt_below, vr_above, vt_above)."""
+    Returns (attracts, vr_below, vt_below, vr_above, vt_above), the angular velocities 0 on a
+    dead side (:func:`meanfield.kernels.primitives.ray_rule`)."""
     below, _, dead, co, si = rays
     vr_b, vt_b = arc_velocity(g, below[k], r, co[k], si[k], tv)
     vr_a, vt_a = arc_velocity(g, k, r, co[k], si[k], tv)
@@ -68,7 +69,7 @@ def attracts(g, rays, k, r, tv):
         vt_b = 0.0
     if dead[k]:
         vt_a = 0.0
-    return vt_b >= 0.0 and vt_a <= 0.0, vr_b, vt_b, vr_a, vt_a
+    return ray_rule(vt_b, vt_a) == ATTRACTS, vr_b, vt_b, vr_a, vt_a
 
 
 @kernel(inline=True)
@@ -107,12 +108,11 @@ def on_ray_move(g, neighbours, arcs, k, i, rr, h, park, tv):
     stays, vr_b, vt_b, vr_a, vt_a = attracts(g, neighbours, k, rr, tv)
     if stays:
         return rr + h * (vr_b if dead[k] else vr_a), phi, k, 0.0
-    if vt_b > 0.0 and vt_a > 0.0:
-        up = True
-    elif vt_b < 0.0 and vt_a < 0.0:
-        up = False
-    else:  # repulsive: vt_b <= 0 <= vt_a, not both 0
+    rule = ray_rule(vt_b, vt_a)
+    if rule == REPELS:  # vt_b <= 0 <= vt_a, not both 0
         up = (i * GOLDEN) % 1.0 >= vt_a / (vt_a - vt_b)
+    else:
+        up = rule == CROSSES_UP
     vr = vr_a if up else vr_b
     vt = vt_a if up else vt_b
     new_t = wrap_angle(phi + h * vt)
