@@ -2,7 +2,8 @@
 layer above them (observers, files, :func:`open_run`)."""
 from . import init
 from .evolution import DivergenceError
-from .histogram import CylinderGrid, HistogramSolver
+from .grid import CylinderGrid
+from .histogram import HistogramSolver
 from .history import History
 from .observers import Cadence, DivergenceGuard, EnergyRise, EnergyRiseWarning, GapBelow, HistoryRecorder, LossBelow, ProgressBar
 from .output import Checkpointer, SnapshotWriter

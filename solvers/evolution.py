@@ -30,9 +30,8 @@ class Evolution:
     alpha, from which the residuals are O(s)), ``_state()`` and the classmethod
     ``_from_state(samples, state, record_every, shard)`` (its own named arrays and scalars, see
     :meth:`state`), ``KIND`` (the name of the solver in files) and ``PER_PARTICLE`` (the state's
-    arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`). Its
-    capabilities, checked by :func:`check_capabilities`: ``METHODS`` (the ``solver.method`` values
-    it runs, none for kinds without methods), ``METRICS`` and ``SERIAL`` (one process only).
+    arrays that hold one value per particle: what MPI ranks share out, :mod:`solvers.shard`), and
+    declares ``METHODS`` (its ``solver.method`` values), ``METRICS`` and ``SERIAL`` (one process).
     """
 
     KIND: str | None = None
@@ -188,23 +187,9 @@ class Evolution:
         is kept in ``stop_reason`` ("t_end", "steps" or the observer's).
         Raises DivergenceError when the state stops being finite (or a guard says so).
         """
-        if t_end is None and steps is None:
-            raise ValueError("give t_end or steps (or both)")
-        if steps is not None and (int(steps) != steps or steps < 0):
-            raise ValueError(f"steps must be a non-negative integer, got {steps}")
-        if t_end is not None:
-            if not math.isfinite(t_end):
-                raise ValueError(f"t_end must be finite, got {t_end}")
-            if t_end < self.t:
-                raise ValueError(f"t_end = {t_end:g} is before the solver's time t = {self.t:g}")
+        _check_run(t_end, steps, self.t)
         end_step = None if steps is None else self.step + int(steps)
-        chain: list[Observer] = [DivergenceGuard()]
-        if self.record_every is not None:
-            chain.append(HistoryRecorder(self.history, Cadence(steps=self.record_every)))
-            chain.append(EnergyRise(self.history, self.REMEDY))
-        if progress:
-            chain.append(ProgressBar(t_end=t_end, steps=steps if t_end is None else None))
-        chain.extend(observers)
+        chain = _chain(self, t_end, steps, progress, observers)
         reason = None
         try:
             for obs in chain:
@@ -237,6 +222,32 @@ class Evolution:
             for obs in chain:
                 obs.close()
         return self
+
+
+def _check_run(t_end, steps, t):
+    """ValueError (one line) unless (t_end, steps) is a valid end of a run from time t."""
+    if t_end is None and steps is None:
+        raise ValueError("give t_end or steps (or both)")
+    if steps is not None and (int(steps) != steps or steps < 0):
+        raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    if t_end is not None:
+        if not math.isfinite(t_end):
+            raise ValueError(f"t_end must be finite, got {t_end}")
+        if t_end < t:
+            raise ValueError(f"t_end = {t_end:g} is before the solver's time t = {t:g}")
+
+
+def _chain(solver, t_end, steps, progress, observers):
+    """The observers of a run, in the order they see each step: the divergence guard, the
+    solver's own history and energy-rise check (every ``record_every`` steps), the progress bar,
+    then the caller's."""
+    chain: list[Observer] = [DivergenceGuard()]
+    if solver.record_every is not None:
+        chain.append(HistoryRecorder(solver.history, Cadence(steps=solver.record_every)))
+        chain.append(EnergyRise(solver.history, solver.REMEDY))
+    if progress:
+        chain.append(ProgressBar(t_end=t_end, steps=steps if t_end is None else None))
+    return chain + list(observers)
 
 
 def check_capabilities(cls: type[Evolution], *, ranks: int = 1, metric: str = "canonical", method: str | None = None) -> None:

@@ -181,7 +181,7 @@ def test_a_step_within_the_stability_limit_keeps_masses_non_negative(seed, s, or
     samples = random_samples(rng, s, x_scale=3.0)
     hist = solvers.HistogramSolver(samples, None, n_r=8, n_theta=30, r_max=2.0, order=order, tv=tv, cfl=1.0, substeps=substeps)
     hist.mass_cells[:], hist.mass_rays[:], hist.zero_mass[:] = _random_state(rng, hist.grid, zeros=0.6, on_zero=tv > 0)
-    hist._refresh(hist._now, hist.mass_cells, hist.mass_rays)
+    hist._scheme.refresh(hist.mass_cells, hist.mass_rays)
     dt = hist.stable_step()  # cfl = 1 exactly
     *new, out = hist.euler_step(hist._field(), dt if np.isfinite(dt) else 1.0)
     assert min(m.min() for m in new) >= -1e-17 and out >= 0
@@ -198,7 +198,7 @@ def test_residuals_are_exact_cell_integrals(seed, s, duplicates, zero):
     samples = random_samples(rng, s, duplicates=duplicates, zero=zero)
     hist = solvers.HistogramSolver(samples, None, n_r=6, n_theta=25, r_max=2.0)
     hist.mass_cells[:], hist.mass_rays[:], _ = _random_state(rng, hist.grid)
-    hist._refresh(hist._now, hist.mass_cells, hist.mass_rays)
+    hist._scheme.refresh(hist.mass_cells, hist.mass_rays)
     grid = hist.grid
     mid = grid.faces + grid.width / 2
     active = mref.preactivation(samples.x, mid) > 0  # constant over each cell

@@ -20,7 +20,7 @@ def histogram_ray_speeds(samples, g):
     """The histogram's angular speeds per unit r just below and above each distinct ray, in the
     field g, as its step computes them."""
     solver = solvers.HistogramSolver(samples, None, n_r=4, n_theta=8, r_max=1.0)
-    state = solver._now.arrays
+    state = solver._scheme.now.arrays
     state.g[:] = g
     hk.speeds(solver.grid.arrays, solver.order, 0.0, state)
     return solver.grid.ray_angle, state.w_ray
