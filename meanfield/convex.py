@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import params
-from .field import arc_fields
+from .field import arc_fields, energy_of
 from .kernels.arcs import TWO_PI
 from .samples import Samples, as_samples
 
@@ -385,7 +385,7 @@ def _refine(samples, tv, angles, weights, fixed, rounds=8):
 def _candidate(samples, tv, angles, weights):
     """(energy, gap, angles, weights) of atoms."""
     rho = _features(samples.x, angles) @ weights - samples.y
-    energy = 0.5 * float(rho @ rho) + tv * float(np.abs(weights).sum())
+    energy = energy_of(rho, tv, float(np.abs(weights).sum()))
     return energy, energy - dual_value(samples, rho, tv), angles, weights
 
 

@@ -10,6 +10,8 @@ Particle arrays may be float32 or float64; reductions run in float64.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -110,15 +112,28 @@ def velocity(samples: Samples, r: ArrayLike, theta: ArrayLike, rho: ArrayLike | 
     return dr, dtheta
 
 
+def data_loss(rho: ArrayLike) -> Any:
+    """The data loss L = 1/2 |rho|^2 of residuals rho (s,), a float, or of each row of a history
+    (T, s), an array: the one expression of it. A diverging state gives inf without a warning (the
+    divergence guard reports it in one line)."""
+    rho = np.asarray(rho, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return 0.5 * float(rho @ rho) if rho.ndim == 1 else 0.5 * np.einsum("ts,ts->t", rho, rho)
+
+
+def energy_of(rho: ArrayLike, tv: float, abs_r: float) -> float:
+    """L + tv * integral |r| dmu (eq. 16) from the residuals and ``abs_r`` = integral |r| dmu: the
+    one expression of the energy (the solvers' histories, the sliding step's test, the convex
+    optimum's)."""
+    value = data_loss(rho)
+    return value + tv * abs_r if tv else value
+
+
 def loss(samples: Samples, r: ArrayLike, theta: ArrayLike, tv: float = 0.0) -> float:
     """L = 1/2 sum_j rho_j^2 (+ tv * (1/m) sum_i |r_i|, the regulariser of eq. 16)."""
     samples = as_samples(samples)
     r, theta = as_particles(r, theta)
-    rho = residuals(samples, r, theta)
-    value = 0.5 * float(rho @ rho)
-    if tv:
-        value += tv * float(np.abs(r).astype(np.float64).mean())
-    return value
+    return energy_of(residuals(samples, r, theta), tv, float(np.abs(r).astype(np.float64).mean()) if tv else 0.0)
 
 
 def residual_rate(samples: Samples, r: ArrayLike, theta: ArrayLike) -> np.ndarray:

@@ -189,17 +189,18 @@ def _finish(outcome):
 def summary(run, solver, wall):
     """What a finished run shows: fit at the samples, loss (and energy), attracting rays."""
     from meanfield.attractors import ATTRACTOR, classify_rays
+    from meanfield.field import data_loss
 
     samples, h = run.samples, run.history
     rho = solver.residuals()
     lines = [f"{run.describe()}, t = {solver.t:.4g} ({solver.step} steps in all; this leg {wall:.1f} s)",
              f"{'x':>9} {'y':>9} {'f(x)':>9} {'rho':>9}"]
     lines += [f"{x:9.4f} {y:9.4f} {y + r:9.4f} {r:9.4f}" for x, y, r in zip(samples.x, samples.y, rho)]
-    lines.append(f"loss 1/2 |rho|^2: {h.loss[0]:.6g} at t = {h.t[0]:.4g} -> {0.5 * rho @ rho:.6g} at t = {solver.t:.4g}; max |rho| = {np.abs(rho).max():.4g}")
+    lines.append(f"loss 1/2 |rho|^2: {h.loss[0]:.6g} at t = {h.t[0]:.4g} -> {data_loss(rho):.6g} at t = {solver.t:.4g}; max |rho| = {np.abs(rho).max():.4g}")
     if solver.tv:
         lines.append(f"energy (loss + regulariser): {h.energy[0]:.6g} -> {h.energy[-1]:.6g}; gap {h.gap[-1]:.3g} "
                      "(energy - dual value, >= energy - min energy)")
-    if 0.5 * rho @ rho > h.loss[0]:
+    if data_loss(rho) > h.loss[0]:
         print("warning: the loss increased; the step is probably too large (large steps throw neurons into the arc where "
               "no sample is active, where they stop)", file=sys.stderr)
     cls = classify_rays(samples, rho)

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from meanfield import attractors, convex, field
+from meanfield.field import data_loss, energy_of
 from meanfield.samples import Samples, as_samples
 
 from .history import History
@@ -258,20 +259,6 @@ def check_capabilities(cls: type[Evolution], *, ranks: int = 1, metric: str = "c
         raise ValueError(f"{what} runs on one process; run it without mpiexec (or shard a particle solver)")
     if metric not in cls.METRICS:
         raise ValueError(f"{what} runs the {' or '.join(cls.METRICS)} flow, not {metric!r}: set solver.metric = {cls.METRICS[0]!r}")
-
-
-def data_loss(rho):
-    """L = 1/2 |rho|^2 of residuals rho (inf, without a warning, for a diverging state: the
-    divergence guard reports it in one line)."""
-    with np.errstate(over="ignore"):
-        return 0.5 * float(rho @ rho)
-
-
-def energy_of(rho, tv, abs_r):
-    """L + tv * integral |r| dmu from the residuals and ``abs_r`` = integral |r| dmu: the one
-    expression of the energy (the history's, and what the sliding step compares)."""
-    value = data_loss(rho)
-    return value + tv * abs_r if tv else value
 
 
 def check_step(name, value):

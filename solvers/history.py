@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from meanfield.field import data_loss
 from meanfield.samples import Samples
 
 if TYPE_CHECKING:
@@ -102,8 +103,7 @@ class History:
 
     @property
     def loss(self) -> np.ndarray:
-        rho = self.rho
-        return 0.5 * np.einsum("ts,ts->t", rho, rho)
+        return data_loss(self.rho)
 
     @property
     def energy(self) -> np.ndarray:

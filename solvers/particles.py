@@ -9,12 +9,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from meanfield import field, params
+from meanfield.field import data_loss
 from meanfield.kernels import field as fk
 from meanfield.samples import Samples
 
 from . import init
 from .canonical import CanonicalParticles, shard_of
-from .evolution import Evolution, check_capabilities, check_finite, check_step, data_loss
+from .evolution import Evolution, check_capabilities, check_finite, check_step
 from .kernels import particles as pk
 from .memory import available_memory
 from .shard import Shard

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
+from meanfield.field import data_loss
 from meanfield.h5io import FileError, read_file, require, write_atomically, write_file
 
 from .history import History
@@ -165,7 +166,7 @@ class RunFolder:
         samples = mf.Samples(x, y)
         energy = arrays.get("history/energy")
         if energy is None and _tv_of(str(config)) == 0:  # written before the energy was: it is the loss
-            energy = 0.5 * np.einsum("ts,ts->t", *(2 * [np.reshape(rho, (len(t), samples.s))]))
+            energy = data_loss(np.reshape(rho, (len(t), samples.s)))
         history = History.from_arrays(samples, t, step, rho, energy, arrays.get("history/gap"))
         return RunFile(kind, str(config), samples, history, list(zip(np.asarray(snap_t).tolist(), np.asarray(snap_step).tolist())))
 

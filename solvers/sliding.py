@@ -8,11 +8,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from meanfield import field
+from meanfield.field import energy_of
 from meanfield.kernels import field as fk
 from meanfield.samples import Samples
 
 from .canonical import CanonicalParticles
-from .evolution import energy_of
 from .kernels import sliding as sk
 from .shard import Shard
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from meanfield.field import data_loss
 from meanfield.h5io import write_file
 
 from . import budget
@@ -109,7 +110,7 @@ def _one(config, out, threads):
             started = "new"
     rho = outcome.solver.residuals()
     return dict(status=outcome.status, started=started, t=float(outcome.solver.t), step=int(outcome.solver.step),
-                loss=float(0.5 * rho @ rho), max_abs_rho=float(np.abs(rho).max()), rho=rho.tolist(),
+                loss=data_loss(rho), max_abs_rho=float(np.abs(rho).max()), rho=rho.tolist(),
                 wall_s=time.perf_counter() - clock if started != "skipped" else 0.0, message=outcome.message)
 
 
