@@ -19,12 +19,12 @@ HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
 
-# the command line in a process whose file writes pause 0.2 s before their fsync: the window in
+# the command line in a process whose file writes pause 0.1 s before their fsync: the window in
 # which a killed writer leaves a partial file, wide enough to land a signal in
 SLOW_WRITES = """
 import os, sys, time
 fsync = os.fsync
-os.fsync = lambda fd: (time.sleep(0.2), fsync(fd))[1]
+os.fsync = lambda fd: (time.sleep(0.1), fsync(fd))[1]
 from solvers.cli import main
 sys.exit(main(sys.argv[1:]))
 """
