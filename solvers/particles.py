@@ -132,7 +132,9 @@ class ParticleSolver(CanonicalParticles):
         else:
             if alpha is None or not alpha > 0:
                 raise ValueError("the delta metric needs a positive alpha")
-            self.delta = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, dtype=np.float64), (local,)))
+            delta = np.asarray(delta, dtype=np.float64)
+            # writable and contiguous, the type the kernels take without delta: one compiled kernel for both
+            self.delta = np.require(delta if delta.shape == (local,) else np.broadcast_to(delta, (local,)), requirements=["C", "W"])
             check_finite(delta=self.delta)
             self.alpha = float(alpha)
         q_per_r, m_over_alpha_sq = (self.alpha / m, (m / self.alpha) ** 2) if self.alpha else (0.0, 0.0)

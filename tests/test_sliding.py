@@ -55,7 +55,7 @@ def test_kernel_matches_the_brute_force_step(x, seed, h, tv, heun):
     r = rng.normal(0, 2, m)
     r[:3] = 0.0
     theta = rng.uniform(0, 2 * np.pi, m)
-    ray = np.full(m, -1, dtype=np.int64)
+    ray = np.full(m, -1, dtype=np.int32)  # the solver's ray type: the kernel compiled once
     full = np.flatnonzero(reg.lengths > 0)
     sliding = rng.random(m) < 0.4
     ray[sliding] = rng.choice(full, sliding.sum())

@@ -33,7 +33,7 @@ SLIDING = SlidingSolver.METHODS
 
 def problems(quick):
     """(name, samples, r, theta, times) of the default problem and the gaussian-4 validation case."""
-    m = 5000 if quick else 20000
+    m = 2000 if quick else 20000
     tent = PRESETS["tent8"]()
     r, theta = solvers.init.gaussian_uniform(m, rng=0)
     yield "default (tent8)", tent, r, theta, np.linspace(0.0, 10.0 if quick else 30.0, 31)
