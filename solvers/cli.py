@@ -20,6 +20,7 @@ writes the files and the output, and an error on any rank ends all of them with 
 """
 import argparse
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,6 +167,9 @@ def _on_all_ranks(comm, work):
         return work()
     except Exception as err:
         code = _report_error(err, prefix=f"rank {comm.Get_rank()}: " if comm.Get_size() > 1 else "")
+        # the line goes through the launcher's output forwarding, which the abort tears down: give
+        # it a moment to get there (CI once saw exit status 2 and an empty stderr)
+        time.sleep(0.5)
         comm.Abort(code)
 
 
