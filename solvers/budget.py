@@ -45,7 +45,7 @@ def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, f
         m = math.ceil(init_["m"] / ranks)
         stages = TABLEAUS[solver["method"]][1].size if solver["method"] in TABLEAUS else 1
         kept = stages if stages > 1 else 0  # float64 numbers per particle kept between Runge-Kutta passes
-        sliding = SlidingSolver.METHODS.index(solver["method"]) + 1 if solver["method"] in SlidingSolver.METHODS else 0  # state copies it writes
+        sliding = {"sliding": 1, "sliding-heun": 2}.get(solver["method"], 0)  # copies of the state the sliding step writes into
         draw = 3 * 8.0 * m if init_["law"] == "pytorch_default" else 0.0  # (a, b, c) drawn before the canonical map
         cache = TRIG_CACHE_BYTES * m if solver["trig_cache"] == "on" and not sliding else 0.0  # "auto" leaves it out when memory is short
         workspace = 8.0 * kept * m + sliding * state + draw + cache

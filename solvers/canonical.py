@@ -70,7 +70,7 @@ class CanonicalParticles(Evolution):
         shard = Shard(m, comm)
         alpha = init.alpha_of(config)
         if init_["law"] == "pytorch_default":
-            a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
+            a, b, c = init.by_blocks(init.pytorch_law(m, alpha), m, seed, shard.lo, shard.hi)
             r, theta = (v.astype(dtype) for v in params.to_canonical(a, b, c, alpha))
         else:
             r, theta = init.by_blocks(init.canonical_law(init_, dtype), m, seed, shard.lo, shard.hi)

@@ -129,6 +129,12 @@ def canonical_law(init_: dict[str, Any], dtype: DTypeLike = np.float64) -> Calla
     return lambda n, rng: gaussian_uniform(n, sigma=init_["sigma"], rng=rng, dtype=dtype)
 
 
+def pytorch_law(m: int, alpha: float) -> Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """draw(n, rng) -> (a, b, c) of n neurons of an m-neuron network by :func:`pytorch_default`
+    (its scale depends on m, not on n)."""
+    return lambda n, rng: pytorch_default(m, alpha=alpha, rng=rng, size=n)
+
+
 def density_of(init_: dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The law an ``init`` section names as a density w.r.t. dr dtheta (for the histogram solver)."""
     if init_["law"] == "biweight_cosine":

@@ -295,7 +295,7 @@ class FullParticleSolver(Evolution):
         m, seed = init_["m"], init_["seed"]
         alpha, shard = init.alpha_of(config), Shard(m, comm)
         if init_["law"] == "pytorch_default":
-            a, b, c = init.by_blocks(lambda n, rng: init.pytorch_default(m, alpha=alpha, rng=rng, size=n), m, seed, shard.lo, shard.hi)
+            a, b, c = init.by_blocks(init.pytorch_law(m, alpha), m, seed, shard.lo, shard.hi)
         else:
             r, theta = init.by_blocks(init.canonical_law(init_, np.dtype(init_["dtype"])), m, seed, shard.lo, shard.hi)
             a, b, c = init.given_delta(r, theta, solver["delta"], alpha=alpha)
