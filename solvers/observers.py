@@ -296,19 +296,23 @@ class Interrupt(Observer):
     """Stops the run at the next step once :meth:`request` was called (from a signal handler).
 
     ``agree`` (MPI ranks: the largest value over the ranks) makes every rank stop at the same step
-    when a signal reached any of them."""
+    when a signal reached any of them. The handler writes only ``received`` and the step writes
+    only ``signal``: Python runs a handler between any two bytecodes, for example just as the
+    collective returns, and a request stored into the field the step overwrites would be lost.
+    """
 
     def __init__(self, agree=None):
         super().__init__()
+        self.received = None
         self.signal = None
         self._agree = agree
 
     def request(self, signum):
-        self.signal = signum
+        self.received = signum
 
     def step(self, solver):
-        if self._agree is not None:
-            self.signal = self._agree(self.signal or 0) or None
+        offered = self.received or 0
+        self.signal = (self._agree(offered) if self._agree is not None else offered) or None
         if self.signal is not None:
             return INTERRUPTED
 
