@@ -12,11 +12,23 @@ kills the writer; a write that fails (a full disk) is one :class:`WriteError` an
 
 Files are described by two flat dicts: ``arrays`` maps dataset paths ("state/r") to arrays, and
 ``attrs`` maps group paths ("/" for the file, "state") to dicts of scalars (str, int, float, bool).
+
+**Files in parts.** Processes that each hold a slice of some long 1-d arrays (MPI ranks holding
+runs of particles) write them without gathering: each process writes its slice to a part file
+(schema ``meanfield.part``, written and verified like any other) in the folder ``NAME.parts``
+beside the file ``NAME.h5``, and one process writes ``NAME.h5`` itself, in which those arrays are
+HDF5 virtual datasets mapping the parts, so h5py and any HDF5 tool read the file with the same
+layout as one written whole. The file also lists its parts (``parts/file``, ``parts/lo``,
+``parts/hi``, ``parts/sha256``, ``parts/dataset``, ``parts/dtype``; see :class:`Parts`), and
+:func:`read_file` reads the parts through that list, checking each part's SHA-256 against it, so a
+part from another write or a damaged one is refused. A part's name carries a token of its write,
+so rewriting a file never touches the parts the old one maps.
 """
 import hashlib
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +36,8 @@ import numpy as np
 ROOT = "/"
 _CHUNK_BYTES = 1 << 20  # 1 MiB chunks: large enough to stream, small enough to localise damage
 _WRITE_BYTES = 1 << 26  # bytes per os.write call
+_HASH_BYTES = 1 << 24  # bytes per read when a file is hashed without being held whole
+PART, PART_VERSION = "meanfield.part", 1
 TRAILER = b"MFSHA256"  # ends every file: SHA-256 of the bytes before it, then this marker
 _TRAILER_BYTES = 32 + len(TRAILER)
 
@@ -49,8 +63,9 @@ class WriteError(OSError):
         return f"{text}; {self.hint}" if self.hint else text
 
 
-def write_file(path, arrays, attrs, *, schema, version, compress=False, links=None):
-    """Write an HDF5 file atomically (see the module docstring).
+def write_file(path, arrays, attrs, *, schema, version, compress=False, links=None, parts=None):
+    """Write an HDF5 file atomically (see the module docstring); returns the SHA-256 (hex) of its
+    HDF5 bytes, the checksum in its trailer.
 
     Parameters
     ----------
@@ -61,6 +76,8 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
     compress : gzip (level 1, with byte shuffling) every chunked dataset.
     links : optional dict of link path -> (file name relative to ``path``'s folder, object path),
         stored as HDF5 external links (not part of the digest: each linked file has its own).
+    parts : optional :class:`Parts`: datasets held in part files already written (by
+        :func:`write_part`), stored as virtual datasets over them, with the list of parts.
     """
     import h5py
 
@@ -70,11 +87,15 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
     attrs = {group: dict(values) for group, values in attrs.items()}
     attrs.setdefault(ROOT, {}).update(schema=schema, schema_version=int(version), meanfield_version=__version__)
     arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    if parts is not None:
+        arrays.update(parts.listing())
     attrs[ROOT]["digest"] = digest(arrays, attrs)
     image = io.BytesIO()
     with h5py.File(image, "w") as f:  # HDF5 writes to memory only: see _write_atomically
         for name, value in arrays.items():
             _create(f, name, value, compress)
+        if parts is not None:
+            parts.create_virtual(f, h5py)
         for group, values in attrs.items():
             obj = f.require_group(group) if group != ROOT else f
             for key, value in values.items():
@@ -82,7 +103,85 @@ def write_file(path, arrays, attrs, *, schema, version, compress=False, links=No
         for name, (target_file, target) in (links or {}).items():
             f[name] = h5py.ExternalLink(target_file, target)
     body = image.getbuffer()
-    write_atomically(path, body, hashlib.sha256(body).digest() + TRAILER)
+    sha = hashlib.sha256(body).digest()
+    write_atomically(path, body, sha + TRAILER)
+    return sha.hex()
+
+
+def parts_folder(path):
+    """The folder of the part files of the file at ``path``: ``NAME.parts`` beside ``NAME.h5``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.parts")
+
+
+def write_part(path, arrays, *, lo, hi, compress=False):
+    """Write one part file: the rows [lo, hi) of the 1-d arrays of a file written in parts
+    (``arrays``: dataset path -> this part's rows). Returns its SHA-256 (hex), for :class:`Parts`;
+    WriteError as :func:`write_file`."""
+    for name, value in arrays.items():
+        if np.ndim(value) != 1 or len(value) != hi - lo:
+            raise ValueError(f"part dataset {name!r} must hold the {hi - lo} rows [{lo}, {hi}), got shape {np.shape(value)}")
+    return write_file(path, arrays, {ROOT: dict(lo=int(lo), hi=int(hi))}, schema=PART, version=PART_VERSION, compress=compress)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The part files that hold some 1-d datasets of a file: part k holds rows [lo[k], hi[k]) of
+    each dataset in ``datasets`` (of numpy dtype ``dtypes``), in the file ``files[k]`` (a path
+    relative to the folder of the file that lists it) whose HDF5 bytes have SHA-256 ``sha256[k]``
+    (hex). The parts tile [0, length) in order."""
+
+    datasets: tuple
+    dtypes: tuple
+    files: tuple
+    lo: tuple
+    hi: tuple
+    sha256: tuple
+
+    @property
+    def length(self):
+        return int(self.hi[-1])
+
+    def listing(self):
+        """The list as datasets of the file (part of its digest)."""
+        return {
+            "parts/dataset": np.array(self.datasets, dtype=str), "parts/dtype": np.array(self.dtypes, dtype=str),
+            "parts/file": np.array(self.files, dtype=str), "parts/sha256": np.array(self.sha256, dtype=str),
+            "parts/lo": np.array(self.lo, dtype=np.int64), "parts/hi": np.array(self.hi, dtype=np.int64),
+        }
+
+    def create_virtual(self, f, h5py):
+        """The datasets as HDF5 virtual datasets over the parts (what h5py and HDF5 tools read;
+        rows of a missing part read as NaN, or 0 for integers)."""
+        for name, dtype in zip(self.datasets, self.dtypes):
+            dtype = np.dtype(dtype)
+            layout = h5py.VirtualLayout(shape=(self.length,), dtype=dtype)
+            for file, lo, hi in zip(self.files, self.lo, self.hi):
+                layout[lo:hi] = h5py.VirtualSource(file, name, shape=(hi - lo,))
+            f.create_virtual_dataset(name, layout, fillvalue=np.nan if dtype.kind == "f" else 0)
+
+    @classmethod
+    def from_listing(cls, arrays, what):
+        """The list stored in a file's ``parts/`` datasets (FileError when it is not a sound one)."""
+        names = ["parts/dataset", "parts/dtype", "parts/file", "parts/lo", "parts/hi", "parts/sha256"]
+        datasets, dtypes, files, lo, hi, sha = (np.atleast_1d(v) for v in require(arrays, names, what))
+        try:
+            lo, hi = lo.astype(np.int64, casting="safe").tolist(), hi.astype(np.int64, casting="safe").tolist()
+            dtypes = tuple(np.dtype(str(d)).str for d in dtypes)
+        except (TypeError, ValueError) as err:
+            raise FileError(f"{what}: its list of parts is not readable ({_reason(err)})") from None
+        files = tuple(str(v) for v in files)
+        tiled = len(lo) == len(hi) == len(files) == len(sha) >= 1 and lo[0] == 0 and all(a < b for a, b in zip(lo, hi)) \
+            and all(b == a for a, b in zip(lo[1:], hi[:-1]))
+        inside = all(not Path(p).is_absolute() and ".." not in Path(p).parts for p in files)
+        if not (tiled and inside and len(datasets) == len(dtypes) and all(np.dtype(d).kind in "biuf" for d in dtypes)):
+            raise FileError(f"{what}: its list of parts is not a tiling of its rows by files beside it: the file is corrupted")
+        return cls(tuple(str(d) for d in datasets), dtypes, files, tuple(lo), tuple(hi), tuple(str(v) for v in sha))
+
+
+def parts_of(arrays, what=""):
+    """The :class:`Parts` of a file read by :func:`read_file`, or None when it was written whole."""
+    return Parts.from_listing(arrays, what) if "parts/file" in arrays else None
 
 
 def _verified_body(data, what):
@@ -92,11 +191,34 @@ def _verified_body(data, what):
     trailer within a few flipped bits of the marker counts as a damaged one."""
     tail = data[-len(TRAILER):]
     if len(data) < _TRAILER_BYTES or _bits_apart(tail, TRAILER) > 8:
-        return data
+        return data, None
     body, stored = data[:-_TRAILER_BYTES], data[-_TRAILER_BYTES:-len(TRAILER)]
     if tail != TRAILER or hashlib.sha256(body).digest() != stored:
         raise FileError(f"{what}: its checksum does not match its bytes: the file is corrupted")
-    return body
+    return body, stored.hex()
+
+
+def _check_sha(path, sha, what):
+    """FileError unless the file at ``path`` ends in a trailer whose SHA-256 is ``sha`` (hex) and
+    matches its bytes, read in pieces (the file is never held whole)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            left = size - _TRAILER_BYTES
+            while left > 0:
+                block = f.read(min(left, _HASH_BYTES))
+                if not block:
+                    break
+                h.update(block)
+                left -= len(block)
+            trailer = f.read(_TRAILER_BYTES)
+    except FileNotFoundError:
+        raise FileError(f"{what}: no such file") from None
+    except OSError as err:
+        raise FileError(f"{what}: cannot be read ({err.strerror or err})") from None
+    if size < _TRAILER_BYTES or trailer != h.digest() + TRAILER or h.hexdigest() != sha:
+        raise FileError(f"{what}: its checksum does not match its bytes or its list entry: the file is corrupted or from another write")
 
 
 def _bits_apart(a, b):
@@ -198,18 +320,23 @@ def _scalar(value):
     return value
 
 
-def read_file(path, *, schema, version, what=None):
+def read_file(path, *, schema, version, what=None, rows=None, check_parts=False, sha256=None):
     """Read and verify a file written by :func:`write_file`: (arrays, attrs).
 
     Raises FileError (one line naming the file) when the file is missing, not HDF5, truncated,
     of another schema or a newer version, or when a checksum or the digest does not match.
     ``what`` names the file in messages (default: its path).
+
+    A file written in parts (see the module docstring) gives its datasets whole, read from the
+    parts, or with ``rows=(lo, hi)`` only those rows of them (the parts that hold no such row are
+    not read; ``check_parts`` still checks their SHA-256, reading them in pieces). ``sha256``:
+    the checksum (hex) the file's trailer must carry.
     """
     import h5py
 
     path = Path(path)
     what = what or str(path)
-    with _open(path, what, h5py) as f:
+    with _open(path, what, h5py, sha256) as f:
         found = _scalar(f.attrs.get("schema", "")) if _attr_readable(f) else ""
         if found != schema:
             kind = f"a {found!r} file" if found else "not a meanfield file (no schema attribute)"
@@ -220,11 +347,13 @@ def read_file(path, *, schema, version, what=None):
                 f"{what}: schema version {found_version} (written by meanfield {_scalar(f.attrs.get('meanfield_version', '?'))}) is newer "
                 f"than this meanfield reads ({version}); upgrade meanfield"
             )
-        arrays, attrs = {}, {}
+        arrays, attrs, virtual = {}, {}, {}
 
         def visit(name, obj):
             try:
-                if isinstance(obj, h5py.Dataset):
+                if isinstance(obj, h5py.Dataset) and obj.is_virtual:  # its rows are in the parts
+                    virtual[name] = sorted({source.file_name for source in obj.virtual_sources()})
+                elif isinstance(obj, h5py.Dataset):
                     if h5py.check_string_dtype(obj.dtype) is not None:
                         value = obj.asstr()[()]
                         value = value if isinstance(value, str) else np.array(value.tolist(), dtype=str)
@@ -243,7 +372,36 @@ def read_file(path, *, schema, version, what=None):
     stored = attrs[ROOT].get("digest")
     if stored != digest(arrays, attrs):
         raise FileError(f"{what}: its digest does not match its contents: the file is corrupted")
+    parts = parts_of(arrays, what)
+    if parts is not None or virtual:
+        if parts is None or set(virtual) != set(parts.datasets) or any(files != sorted(set(parts.files)) for files in virtual.values()):
+            raise FileError(f"{what}: its virtual datasets do not match its list of parts: the file is corrupted")
+        arrays.update(_read_parts(path.parent, parts, rows, check_parts, what))
     return arrays, attrs
+
+
+def _read_parts(folder, parts, rows, check_all, what):
+    """The rows [lo, hi) (all: None) of the datasets a file keeps in ``parts``, from the part
+    files, each verified and matched to its list entry."""
+    lo, hi = (0, parts.length) if rows is None else (int(rows[0]), int(rows[1]))
+    if not 0 <= lo <= hi <= parts.length:
+        raise ValueError(f"rows [{lo}, {hi}) are not within the file's {parts.length} rows")
+    out = {name: np.empty(hi - lo, dtype=dtype) for name, dtype in zip(parts.datasets, parts.dtypes)}
+    for file, start, end, sha in zip(parts.files, parts.lo, parts.hi, parts.sha256):
+        part_what = f"{what}: part {file}"
+        a, b = max(lo, start), min(hi, end)
+        if a >= b:
+            if check_all:
+                _check_sha(folder / file, sha, part_what)
+            continue
+        arrays, attrs = read_file(folder / file, schema=PART, version=PART_VERSION, what=part_what, sha256=sha)
+        if (attrs[ROOT].get("lo"), attrs[ROOT].get("hi")) != (start, end):
+            raise FileError(f"{part_what}: holds rows [{attrs[ROOT].get('lo')}, {attrs[ROOT].get('hi')}), its list says [{start}, {end})")
+        for name, values in zip(parts.datasets, require(arrays, parts.datasets, part_what)):
+            if values.shape != (end - start,) or values.dtype != out[name].dtype:
+                raise FileError(f"{part_what}: dataset {name!r} is {values.dtype}{values.shape}, its list says {out[name].dtype}({end - start},)")
+            out[name][a - lo:b - lo] = values[a - start:b - start]
+    return out
 
 
 def peek_schema(path):
@@ -258,17 +416,20 @@ def peek_schema(path):
     return schema
 
 
-def _open(path, what, h5py):
+def _open(path, what, h5py, sha256=None):
     """The file opened read-only from its verified bytes in memory (FileError when it is missing,
-    damaged or not HDF5)."""
+    damaged or not HDF5, or when ``sha256`` is given and its trailer carries another checksum)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileError(f"{what}: no such file") from None
     except OSError as err:
         raise FileError(f"{what}: cannot be read ({err.strerror or err})") from None
+    body, sha = _verified_body(data, what)
+    if sha256 is not None and sha != sha256:
+        raise FileError(f"{what}: its checksum is not the one its list of parts holds: it is from another write or corrupted")
     try:
-        return h5py.File(io.BytesIO(_verified_body(data, what)), "r")
+        return h5py.File(io.BytesIO(body), "r")
     except OSError as err:
         raise FileError(f"{what}: not a readable HDF5 file ({_reason(err)})") from None
 

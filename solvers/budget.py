@@ -36,7 +36,7 @@ def state_bytes(config: dict[str, Any], s: int, ranks: int = 1) -> float:
 def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, float]:
     """Bytes one process needs, by part: ``state``, ``workspace`` (what the step keeps besides the
     state) and ``files`` (a state file is built whole in memory before it is written; with MPI
-    ranks, rank 0 first gathers the whole state)."""
+    ranks, each rank builds the image of its own part)."""
     init_, solver = config["init"], config["solver"]
     state = state_bytes(config, s, ranks)
     if solver["kind"] == "histogram":
@@ -49,7 +49,7 @@ def memory_needed(config: dict[str, Any], s: int, ranks: int = 1) -> dict[str, f
         draw = 3 * 8.0 * m if init_["law"] == "pytorch_default" else 0.0  # (a, b, c) drawn before the canonical map
         cache = TRIG_CACHE_BYTES * m if solver["trig_cache"] == "on" and not sliding else 0.0  # "auto" leaves it out when memory is short
         workspace = 8.0 * kept * m + sliding * state + draw + cache
-    return {"state": state, "workspace": workspace, "files": (2 if ranks > 1 else 1) * state_bytes(config, s, 1)}
+    return {"state": state, "workspace": workspace, "files": state}
 
 
 def check_memory(config: dict[str, Any], s: int, ranks: int = 1, *, runs: int = 1, available: float | None = None) -> None:

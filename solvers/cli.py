@@ -163,8 +163,13 @@ def cmd_resume(args):
 def _on_all_ranks(comm, work):
     """Run ``work`` on every rank; an error on one rank ends all of them (MPI_Abort) with its
     message and the exit status :func:`main` gives that error."""
+    from .shard import ReportedElsewhere
+
     try:
         return work()
+    except ReportedElsewhere:
+        time.sleep(30)  # the reporting rank's MPI_Abort ends this one first
+        comm.Abort(1)
     except Exception as err:
         code = _report_error(err, prefix=f"rank {comm.Get_rank()}: " if comm.Get_size() > 1 else "")
         # the line goes through the launcher's output forwarding, which the abort tears down: give
@@ -180,7 +185,10 @@ def _finish(outcome):
         return outcome.exit_code  # a rank other than 0 of a sharded run: rank 0 reports
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
-    if outcome.status in ("complete", "stopped"):
+    if outcome.status in ("complete", "stopped") and outcome.solver is None:  # a sharded run too large to gather on rank 0
+        print(f"report: the whole state does not fit in rank 0's free memory, so there is no summary of the neurons and no figures "
+              f"here; python -m meanfield info / plot {outcome.folder.path} draw them where it fits")
+    elif outcome.status in ("complete", "stopped"):
         run = report.open_run(outcome.folder.path)
         for line in summary(run, outcome.solver, outcome.wall):
             print(line)

@@ -145,10 +145,9 @@ class Evolution:
         JSON text); the rest is the solver's own (see its ``_state``). :meth:`from_state` rebuilds
         a solver that continues with the same bits. Arrays are the solver's own (not copies).
         A sharded solver gathers the run's whole state on rank 0 (collective) and returns None on
-        the other ranks.
+        the other ranks; :meth:`local_state` gives each rank its part without gathering.
         """
-        state = dict(kind=self.KIND, t=float(self.t), step=int(self.step), rng=json.dumps(self.rng.bit_generator.state))
-        state.update(self._state())
+        state = self.local_state()
         if self.shard is not None and self.shard.sharded:
             gathered = {name: self.shard.gather(state[name]) for name in self.PER_PARTICLE if name in state}
             if not self.shard.root:
@@ -156,14 +155,23 @@ class Evolution:
             state.update(gathered)
         return state
 
+    def local_state(self) -> dict[str, Any]:
+        """:meth:`state` as this process holds it: in a sharded run the arrays named in
+        ``PER_PARTICLE`` hold its particles [shard.lo, shard.hi) only (serially, the whole state)."""
+        state = dict(kind=self.KIND, t=float(self.t), step=int(self.step), rng=json.dumps(self.rng.bit_generator.state))
+        state.update(self._state())
+        return state
+
     @classmethod
-    def from_state(cls, samples: Samples, state: dict[str, Any], *, record_every: int | None = None, shard: Shard | None = None) -> Evolution:
+    def from_state(cls, samples: Samples, state: dict[str, Any], *, record_every: int | None = None, shard: Shard | None = None,
+                   local: bool = False) -> Evolution:
         """A solver rebuilt from :meth:`state` (arrays are copied). Its history starts empty.
 
-        With a sharded ``shard``, every rank calls it and rank 0 passes the run's whole state
-        (the others None): each rank keeps its part of the per-particle arrays.
+        With a sharded ``shard`` every rank calls it: rank 0 passes the run's whole state (the
+        others None) and each rank keeps its part of the per-particle arrays; with ``local`` each
+        rank passes its own part, as :meth:`local_state` gives it.
         """
-        if shard is not None and shard.sharded:
+        if shard is not None and shard.sharded and not local:
             state = shard.distribute(state, cls.PER_PARTICLE)
         if state.get("kind") != cls.KIND:
             raise ValueError(f"this state is of a {state.get('kind')!r} solver, not {cls.KIND!r}")

@@ -7,9 +7,10 @@ never interrupted (``tests/test_runs.py`` kills real processes to show it).
 
 Given an MPI communicator (``mpiexec -n N python -m meanfield run``), a particle run is sharded:
 every rank holds a run of whole reduction chunks of the particles (:class:`solvers.shard.Shard`),
-takes the same steps and makes the same decisions; rank 0 alone reads and writes files and shows
-progress. Its particles, its bits and its checkpoints are those of the serial run, so a
-checkpoint resumes on any number of ranks.
+takes the same steps and makes the same decisions; each rank writes and reads its own particles in
+the state files (:mod:`solvers.shardio`), rank 0 the rest, and rank 0 alone shows progress. Its
+particles, its bits and its checkpoints are those of the serial run, so a checkpoint resumes on
+any number of ranks.
 """
 import signal
 import sys
@@ -25,12 +26,13 @@ from . import budget, registry
 from . import config as cfg
 from .evolution import check_capabilities
 from .lock import FolderLock
+from .memory import available_memory
 from .observers import Cadence, DivergenceGuard, EnergyRise, GapBelow, HistoryRecorder, Interrupt, LossBelow, ProgressBar
 from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import ParticleSolver
-from .runfolder import RunFolder
+from .runfolder import RunFolder, read_checkpoint
 from .runs import Run
-from .shard import Shard
+from .shard import ReportedElsewhere, Shard
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 NOTHING_KEPT = "nothing was kept: free space, then run again"  # a new run whose first files could not be written
@@ -129,20 +131,26 @@ class _Restored:
 
     def __init__(self, path, run=None, comm=None):
         self.folder = RunFolder(path)
-        state = history = samples = None
+        state = history = samples = parted = None
         if _is_root(comm):
             history, self.snapshots = run.history, list(zip(run.snapshots.t.tolist(), run.snapshots.step.tolist()))
-            checkpoint = run.newest_checkpoint()
-            state, self.config_text, samples, self.checkpoint, self.skipped = (
-                checkpoint.state, checkpoint.config_text, checkpoint.samples, checkpoint.path, checkpoint.skipped)
+            # sharded: a checkpoint written in parts is verified here and read below, each rank its rows
+            checkpoint = self.folder.newest_checkpoint(rows=None if comm is None else (0, 0))
+            state, self.config_text, samples, self.checkpoint, self.skipped, parted = (
+                checkpoint.state, checkpoint.config_text, checkpoint.samples, checkpoint.path, checkpoint.skipped, checkpoint.parted)
         if comm is None:
             self.solver = registry.from_state(samples, state)
         else:
-            shared = (state["kind"], state.get("method"), _particles_of(state), self.config_text, samples.x, samples.y, self.snapshots, self.checkpoint, self.skipped) if _is_root(comm) else None
-            kind, method, m, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
+            shared = (state["kind"], state.get("method"), parted or _particles_of(state), parted is not None, self.config_text, samples.x, samples.y,
+                      self.snapshots, self.checkpoint, self.skipped) if _is_root(comm) else None
+            kind, method, m, in_parts, self.config_text, x, y, self.snapshots, self.checkpoint, self.skipped = comm.bcast(shared, root=0)
             samples = mf.Samples(x, y)
             check_capabilities(registry.solver_class(kind, method), ranks=comm.Get_size(), method=method)
-            self.solver = registry.from_state(samples, state if _is_root(comm) else dict(kind=kind, method=method), shard=Shard(m, comm))
+            shard = Shard(m, comm)
+            if in_parts:
+                self.solver = registry.from_state(samples, _read_rows(self.checkpoint, shard), shard=shard, local=True)
+            else:
+                self.solver = registry.from_state(samples, state if _is_root(comm) else dict(kind=kind, method=method), shard=shard)
             if history is None:  # a rank other than 0: it records, rank 0 writes
                 history = self.solver.history
         self.config = cfg.stored(self.config_text)
@@ -150,6 +158,22 @@ class _Restored:
             self.solver.trig_cache = self.config["solver"]["trig_cache"] == "on"
         history.truncate(self.solver.step)
         self.solver.history = history
+
+
+def _read_rows(path, shard):
+    """This rank's part of the state in checkpoint ``path`` (written in parts), read from the
+    parts that hold its particles (collective: a failure on any rank is reported by rank 0)."""
+    state = error = None
+    try:
+        state = read_checkpoint(path, rows=(shard.lo, shard.hi)).state
+    except FileError as err:
+        error = str(err)
+    failed = next((e for e in shard.comm.allgather(error) if e is not None), None)
+    if failed is None:
+        return state
+    if shard.root:
+        raise FileError(failed)
+    raise ReportedElsewhere(f"rank {shard.rank}: the checkpoint could not be read; rank 0 reports it")
 
 
 def _particles_of(state):
@@ -258,9 +282,15 @@ def _execute(folder, config, config_text, solver, snapshot_index, stream, fresh=
 
 def _whole(solver):
     """The solver itself, or for a sharded run its whole state as one serial solver on rank 0
-    (None on the other ranks; collective): what the report and figures read."""
+    (None on the other ranks; collective): what the report and figures read. When the whole
+    state would not fit in rank 0's free memory (gathered, then rebuilt: twice its bytes) it is
+    not gathered: None on every rank, and the report says so."""
     if solver.shard is None or not solver.shard.sharded:
         return solver
+    shard = solver.shard
+    per_particle = sum(value.itemsize for name, value in solver.local_state().items() if name in solver.PER_PARTICLE)
+    if not shard.bcast(2 * per_particle * shard.m < available_memory() if shard.root else None):
+        return None
     state = solver.state()
     if state is None:
         return None

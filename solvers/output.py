@@ -2,8 +2,9 @@
 
 Both flush the run file (history and snapshot index) before they write, so that a checkpoint at
 step k always finds every history record up to k in the run file; resuming from it trims what
-came after. In a run sharded over MPI ranks every rank calls them (the state is gathered, a
-collective) and rank 0 alone writes.
+came after. In a run sharded over MPI ranks every rank calls them: each rank writes its
+particles and rank 0 the rest (:mod:`solvers.shardio`, a collective); rank 0 alone writes the run
+file.
 """
 from __future__ import annotations
 
@@ -39,11 +40,9 @@ class SnapshotWriter(Observer):
     def _write(self, solver):
         if self.record.snapshots and self.record.snapshots[-1][1] == solver.step:
             return
-        state = solver.state()
         self.record.snapshots.append((float(solver.t), int(solver.step)))
-        if state is not None:
-            self.record.folder.write_snapshot(state)
-            self.record.flush()
+        self.record.folder.write_snapshot(solver.local_state(), solver.shard, solver.PER_PARTICLE)
+        self.record.flush()
 
     def step(self, solver):
         if self.cadence.due(solver):
@@ -62,12 +61,15 @@ class Checkpointer(Observer):
         super().__init__(cadence)
         self.record = record
         self.keep = int(keep)
+        self._written = None  # the step of the checkpoint this observer wrote last
 
     def write(self, solver):
         self.record.flush()
-        state = solver.state()
-        if state is not None:
-            self.record.folder.write_checkpoint(state, self.record.config_text, solver.samples, self.keep)
+        if self._written == solver.step:  # the end of a run on a step its cadence wrote: the same state
+            return
+        self._written = solver.step
+        self.record.folder.write_checkpoint(solver.local_state(), self.record.config_text, solver.samples, self.keep, solver.shard,
+                                            solver.PER_PARTICLE)
 
     def step(self, solver):
         if self.cadence.due(solver):

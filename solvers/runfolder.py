@@ -22,6 +22,11 @@ A state file (snapshot or checkpoint) holds the solver's state: arrays as datase
 and scalars as attributes of ``state`` (kind, t, step, rng, ...); for particle runs
 ``state/r`` and ``state/theta``. A checkpoint adds ``/config`` and ``/samples``.
 
+A run sharded over MPI ranks writes its state files in parts (:mod:`solvers.shardio`): beside
+``step_N.h5`` the folder ``step_N.parts/`` holds one file per rank with its particles, and in
+``step_N.h5`` the per-particle arrays are HDF5 virtual datasets over them, so the file reads as
+above (h5py included) as long as its parts folder is beside it: move or copy the two together.
+
 The run file is rewritten whole (atomically) each time it is flushed: it holds the history and the
 snapshot index, O(records x s) numbers (``history/energy`` and ``history/gap`` are absent from
 files written before they were recorded: reading them gives NaN there); the snapshots themselves are separate files, so flushing
@@ -34,8 +39,9 @@ import numpy as np
 
 import meanfield as mf
 from meanfield.field import data_loss
-from meanfield.h5io import FileError, read_file, require, write_atomically, write_file
+from meanfield.h5io import FileError, parts_of, read_file, require, write_atomically, write_file
 
+from . import shardio
 from .history import History
 
 SCHEMA_VERSION = 1
@@ -80,14 +86,16 @@ class RunFile:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A checkpoint that verified: its file, solver state, configuration text and samples, and
-    the newer checkpoints skipped as damaged [(path, reason)]."""
+    """A checkpoint that verified: its file, solver state, configuration text and samples, the
+    newer checkpoints skipped as damaged [(path, reason)], and for a checkpoint written in parts
+    by a sharded run the number of particles (None for one written whole)."""
 
     path: Path
     state: dict
     config_text: str
     samples: mf.Samples
     skipped: list = field(default_factory=list)
+    parted: int | None = None
 
 
 class RunFolder:
@@ -133,10 +141,14 @@ class RunFolder:
             shutil.rmtree(folder, ignore_errors=True)
 
     def clean_partial_files(self):
-        """Remove temporary files left by a writer that was killed."""
-        for folder in (self.path, self.snapshot_dir, self.checkpoint_dir):
+        """Remove temporary files left by a writer that was killed, and parts no state file
+        lists (a sharded write that did not finish)."""
+        for folder in (self.path, self.snapshot_dir, self.checkpoint_dir, *self.snapshot_dir.glob("*.parts"),
+                       *self.checkpoint_dir.glob("*.parts")):
             for tmp in folder.glob(".*.tmp-*"):
                 tmp.unlink()
+        shardio.clean(self.snapshot_dir, SNAPSHOT, SCHEMA_VERSION)
+        shardio.clean(self.checkpoint_dir, CHECKPOINT, SCHEMA_VERSION)
 
     # -- the run file --------------------------------------------------------------------------
     def write_run(self, kind, config_text, samples, history, snapshots):
@@ -174,35 +186,49 @@ class RunFolder:
     def snapshot_path(self, step):
         return self.snapshot_dir / f"{_name(step)}.h5"
 
-    def write_snapshot(self, state):
-        arrays, attrs = state_file_contents(state)
-        write_file(self.snapshot_path(state["step"]), arrays, attrs, schema=SNAPSHOT, version=SCHEMA_VERSION, compress=True)
+    def write_snapshot(self, state, shard=None, per_particle=()):
+        """Write the snapshot of ``state`` (of a sharded run: every rank, each with its
+        :meth:`~solvers.evolution.Evolution.local_state`; ``per_particle`` names its arrays that
+        hold one value per particle)."""
+        self._write_state(self.snapshot_path(state["step"]), state, {}, SNAPSHOT, True, shard, per_particle)
 
-    def read_snapshot(self, step):
+    def read_snapshot(self, step, rows=None):
         path = self.snapshot_path(step)
-        arrays, attrs = read_file(path, schema=SNAPSHOT, version=SCHEMA_VERSION)
+        arrays, attrs = read_file(path, schema=SNAPSHOT, version=SCHEMA_VERSION, rows=rows)
         return state_from_contents(arrays, attrs, str(path))
 
-    def write_checkpoint(self, state, config_text, samples, keep):
-        """Write the checkpoint of ``state`` and remove all but the ``keep`` newest."""
+    def write_checkpoint(self, state, config_text, samples, keep, shard=None, per_particle=()):
+        """Write the checkpoint of ``state`` (sharded: as :meth:`write_snapshot`) and remove all
+        but the ``keep`` newest."""
+        extra = {"config": config_text, "samples/x": samples.x, "samples/y": samples.y}
+        self._write_state(self.checkpoint_dir / f"{_name(state['step'])}.h5", state, extra, CHECKPOINT, False, shard, per_particle)
+        if shard is None or shard.root:
+            for old in self.checkpoints()[:-keep]:
+                shardio.remove(old)
+
+    def _write_state(self, path, state, extra, schema, compress, shard, per_particle):
         arrays, attrs = state_file_contents(state)
-        arrays.update({"config": config_text, "samples/x": samples.x, "samples/y": samples.y})
-        write_file(self.checkpoint_dir / f"{_name(state['step'])}.h5", arrays, attrs, schema=CHECKPOINT, version=SCHEMA_VERSION)
-        for old in self.checkpoints()[:-keep]:
-            old.unlink()
+        arrays.update(extra)
+        if shard is None or not shard.sharded:
+            write_file(path, arrays, attrs, schema=schema, version=SCHEMA_VERSION, compress=compress)
+            shardio.remove_parts(path)  # of a file of this step that a sharded leg wrote before
+            return
+        local = [f"state/{name}" for name in per_particle if name in state]
+        shardio.write_in_parts(path, arrays, attrs, schema=schema, version=SCHEMA_VERSION, compress=compress, shard=shard, local=local)
 
     def checkpoints(self):
         """Checkpoint files, oldest first."""
         return sorted(self.checkpoint_dir.glob("step_*.h5"))
 
-    def newest_checkpoint(self):
+    def newest_checkpoint(self, rows=None):
         """The newest :class:`Checkpoint` that verifies (with the newer ones that did not). A
         checkpoint that vanishes while it is read (a running writer keeps only the newest few) is
-        passed over without a word."""
+        passed over without a word. ``rows=(lo, hi)``: of a checkpoint written in parts read
+        only those particles (every part is still verified)."""
         skipped = []
         for path in reversed(self.checkpoints()):
             try:
-                return read_checkpoint(path, skipped)
+                return read_checkpoint(path, skipped, rows, check_parts=rows is not None)
             except FileError as err:
                 if path.exists():
                     skipped.append((path, str(err)))
@@ -214,17 +240,20 @@ class RunFolder:
         """Drop snapshots after ``step`` (files and index entries); returns the kept index."""
         kept = [(t, s) for t, s in snapshots if s <= step]
         for _, s in snapshots:
-            if s > step and self.snapshot_path(s).exists():
-                self.snapshot_path(s).unlink()
+            if s > step:
+                shardio.remove(self.snapshot_path(s))
         return kept
 
 
-def read_checkpoint(path, skipped=()):
-    """The :class:`Checkpoint` of a checkpoint file, verified."""
+def read_checkpoint(path, skipped=(), rows=None, check_parts=False):
+    """The :class:`Checkpoint` of a checkpoint file, verified (``rows``, ``check_parts``: of a
+    file in parts, as :func:`meanfield.h5io.read_file`)."""
     what = str(path)
-    arrays, attrs = read_file(path, schema=CHECKPOINT, version=SCHEMA_VERSION, what=what)
+    arrays, attrs = read_file(path, schema=CHECKPOINT, version=SCHEMA_VERSION, what=what, rows=rows, check_parts=check_parts)
     config, x, y = require(arrays, ["config", "samples/x", "samples/y"], what)
-    return Checkpoint(Path(path), state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y), list(skipped))
+    parts = parts_of(arrays, what)
+    return Checkpoint(Path(path), state_from_contents(arrays, attrs, what), str(config), mf.Samples(x, y), list(skipped),
+                      None if parts is None else parts.length)
 
 
 def _tv_of(config_text):

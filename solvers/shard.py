@@ -20,6 +20,10 @@ import numpy as np
 from meanfield.kernels import field as fk
 
 
+class ReportedElsewhere(Exception):
+    """An error that another rank reports (rank 0, with the message): this rank only ends."""
+
+
 class Shard:
     """The particles [lo, hi) of m that this process holds, on MPI communicator ``comm`` (None:
     serial, all of them).

@@ -46,8 +46,8 @@ def test_the_memory_estimate_counts_state_workspace_and_files():
     config = cfg.load(None, ["m=1000000", "method=rk4"])
     parts = budget.memory_needed(config, s=8)
     assert parts == {"state": 16e6, "workspace": 32e6, "files": 16e6}  # r, theta; 4 float64 per particle; the file image
-    assert budget.memory_needed(config, s=8, ranks=4)["state"] == 4e6  # a rank's share; rank 0 gathers for files
-    assert budget.memory_needed(config, s=8, ranks=4)["files"] == 32e6
+    assert budget.memory_needed(config, s=8, ranks=4)["state"] == 4e6  # a rank's share
+    assert budget.memory_needed(config, s=8, ranks=4)["files"] == 4e6  # every rank writes its own part
     with pytest.raises(ValueError, match=r"needs about 0.064 GB .* but 0.05 GB are available"):
         budget.check_memory(config, 8, available=0.05e9)
     budget.check_memory(config, 8, available=0.07e9)

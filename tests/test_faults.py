@@ -29,8 +29,10 @@ action, mount, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 
 def fault():
-    if action == "fill":
-        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+    if os.environ.get("PMI_RANK", "0") != "0":  # under mpiexec rank 0 makes the fault for all
+        return
+    if action in ("fill", "fill-but-128k"):  # the latter leaves room for the run file, not for particles
+        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize - (2**17 if action == "fill-but-128k" else 0)
         with open(os.path.join(mount, "ballast"), "wb") as f:
             os.posix_fallocate(f.fileno(), 0, free)
     else:
@@ -56,9 +58,19 @@ def disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
-def cli(*args, driver=None):
+def cli(*args, driver=None, ranks=1):
     command = [sys.executable, "-c", DRIVER, *driver] if driver else [sys.executable, "-m", "meanfield"]
-    return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if ranks > 1:
+        command = [_mpiexec(), "-n", str(ranks), *command]
+    return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
+
+
+def _mpiexec():
+    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
+    path = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    if not Path(path).exists():
+        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
+    return path
 
 
 def free_space(mount):
@@ -125,3 +137,26 @@ def test_a_full_disk_at_resume_changes_nothing(disk, tmp_path):
     reference = reference_run(tmp_path, items)
     assert cli("resume", str(reference), "--t-end", "3").returncode == 0
     assert_same_bits(final_state(out), final_state(reference))
+
+
+@pytest.mark.mpi
+def test_a_full_disk_during_a_checkpoint_written_by_two_ranks(disk, tmp_path):
+    """Each rank writes its own particles (320 kB each); the disk fills but for 128 kB before the
+    checkpoint of step 150: one line (from rank 0, naming the part that failed; MPI_Abort adds its
+    own), no part or temporary file of that checkpoint left, the one of step 100 intact; after
+    space is freed the run resumes on two ranks and ends with the serial run's bits."""
+    items = [*ITEMS, "m=40000", "snapshots=100.0", "checkpoints=0.5"]
+    out = disk / "run"
+    proc = cli("run", "--out", str(out), *sets(items), driver=("fill-but-128k", str(disk), "120"), ranks=2)
+    assert proc.returncode == 74, proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and lines[0].startswith(f"error: rank 0: cannot write {out}/checkpoints/step_000000000150.parts/"), proc.stderr
+    assert "No space left on device" in lines[0] and "step_000000000100.h5" in lines[0] and "Traceback" not in proc.stderr
+    assert_no_temporary_files(disk)
+    kept = [f"step_{step:012d}{suffix}" for step in (50, 100) for suffix in (".h5", ".parts")]  # keep = 2
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == kept
+    assert read_checkpoint(out / "checkpoints" / "step_000000000100.h5").state["step"] == 100  # verifies, parts included
+    free_space(disk)
+    proc = cli("resume", str(out), ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_bits(final_state(out), final_state(reference_run(tmp_path, items)))

@@ -33,7 +33,7 @@ def main(argv=None):
     big = sub.add_parser("bench-big", help="Euler steps at m = 1e8 with peak memory")
     big.add_argument("--m", type=positive(int), default=10**8)
     big.add_argument("--steps", type=positive(int), default=3)
-    mpi = sub.add_parser("bench-mpi", help="Euler steps sharded over 1, 2, ... MPI ranks: throughput per rank, exchange time (needs .[mpi])")
+    mpi = sub.add_parser("bench-mpi", help="Euler steps sharded over 1, 2, ... MPI ranks: throughput per rank, exchange time, peak memory per rank writing a checkpoint (needs .[mpi])")
     mpi.add_argument("--m", type=positive(int), nargs="+", default=[10**6, 10**7])
     mpi.add_argument("--s", type=positive(int), nargs="+", default=[10, 1000])
     mpi.add_argument("--ranks", type=positive(int), nargs="+", default=[1, 2])
