@@ -1,6 +1,11 @@
-"""Shared by the tests: random inputs with the awkward cases built in, and runs compared bit for
-bit."""
+"""Shared by the tests: random inputs with the awkward cases built in, runs compared bit for bit,
+and the MPI launcher."""
+import shutil
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 import meanfield as mf
 from solvers import config as cfg
@@ -65,3 +70,12 @@ def assert_same_bits(a, b):
             assert state_a[key] == state_b[key], key
     for key in hist_a:
         assert hist_a[key].tobytes() == hist_b[key].tobytes(), key
+
+
+def mpiexec():
+    """The path of mpiexec (the mpich wheel of the test extra), or skip the test without it."""
+    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
+    path = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    if not Path(path).exists():
+        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
+    return path

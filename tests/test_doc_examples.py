@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import mpiexec
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -103,19 +105,17 @@ def test_no_file_points_outside_the_repository():
 def test_mpi_example_runs(tmp_path):
     """The sharded-run block, on 2 ranks with a small m; the resumed run's particles come back whole."""
     import os
-    import shutil
 
     import h5py
 
-    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra")
-    mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    launcher = mpiexec()
     (commands,) = [b for b in blocks("docs/guide/mpi.md", "") if "mpiexec -n 4 python -m meanfield run" in b]
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     for line in commands.strip().splitlines():
         command = line.split("#")[0].strip()
         if command.startswith("pip install"):
             continue  # the test extra holds mpi4py and mpich already
-        command = command.replace("mpiexec -n 4", "mpiexec -n 2").replace("mpiexec", mpiexec, 1).replace("python ", f"{sys.executable} ", 1)
+        command = command.replace("mpiexec -n 4", "mpiexec -n 2").replace("mpiexec", launcher, 1).replace("python ", f"{sys.executable} ", 1)
         command = command.replace("run my.toml", "run").replace("--set m=1e8", "--set m=40000 --set t_end=0.2 --set figures=false")
         command = command.replace("--t-end 300", "--t-end 0.3")
         proc = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)

@@ -12,7 +12,7 @@ import pytest
 
 from solvers.runfolder import read_checkpoint
 from solvers.runs import open_run
-from tests.helpers import assert_same_bits, final_state, reference_run, sets
+from tests.helpers import assert_same_bits, final_state, mpiexec, reference_run, sets
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = ["m=20000", "t_end=3.0", "dt=0.01", "method=heun", "history=0.1", "keep=2", "progress=false", "figures=false"]
@@ -61,16 +61,10 @@ def disk(tmp_path):
 def cli(*args, driver=None, ranks=1):
     command = [sys.executable, "-c", DRIVER, *driver] if driver else [sys.executable, "-m", "meanfield"]
     if ranks > 1:
-        command = [_mpiexec(), "-n", str(ranks), *command]
+        command = [mpiexec(), "-n", str(ranks), *command]
     return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
 
 
-def _mpiexec():
-    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
-    path = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
-    if not Path(path).exists():
-        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
-    return path
 
 
 def free_space(mount):

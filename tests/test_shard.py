@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -17,6 +16,7 @@ from meanfield.kernels import field as fk
 from solvers import init
 from solvers.observers import INTERRUPTED, Interrupt
 from solvers.shard import Shard
+from tests.helpers import mpiexec
 
 
 class _Ranks:
@@ -71,12 +71,6 @@ def test_blockwise_pytorch_draw_keeps_the_bound_of_the_whole_network():
 COMMON = ["--set", "m=40000", "--set", "output.figures=false", "--set", "output.progress=false"]
 
 
-def _mpiexec():
-    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
-    path = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
-    if not Path(path).exists():
-        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
-    return path
 
 
 def _meanfield(args, ranks=1, timeout=600, **kw):
@@ -84,7 +78,7 @@ def _meanfield(args, ranks=1, timeout=600, **kw):
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "meanfield", *args]
     if ranks > 1:
-        cmd = [_mpiexec(), "-n", str(ranks), *cmd]
+        cmd = [mpiexec(), "-n", str(ranks), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kw)
 
 
@@ -167,7 +161,7 @@ def test_each_rank_writes_its_own_particles_without_a_gather(ranks):
     every rank's does, not the run's: a gather to rank 0 would need the whole state (ranks x its
     share) and its file image, the other ranks nothing."""
     m = 600_000
-    done = subprocess.run([_mpiexec(), "-n", str(ranks), sys.executable, "-m", "validation.bench_mpi", str(m), "10", "1", "1"],
+    done = subprocess.run([mpiexec(), "-n", str(ranks), sys.executable, "-m", "validation.bench_mpi", str(m), "10", "1", "1"],
                           capture_output=True, text=True, timeout=300, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -220,7 +214,7 @@ def _sigterm_to_mpiexec(tmp_path):
     143, and the run resumes."""
     sets = [*COMMON, "--set", "t_end=1000", "--set", "output.checkpoints='200 steps'", "--set", "keep=100"]
     env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONFAULTHANDLER="1")  # SIGABRT dumps the ranks' stacks
-    proc = subprocess.Popen([_mpiexec(), "-n", "2", sys.executable, "-m", "meanfield", "run", "--out", str(tmp_path / "run"), *sets],
+    proc = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, "-m", "meanfield", "run", "--out", str(tmp_path / "run"), *sets],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     second = tmp_path / "run" / "checkpoints" / f"step_{200:012d}.h5"

@@ -9,6 +9,7 @@ from solvers import config as cfg
 from solvers import job, sweep
 from solvers.cli import main
 from solvers.runs import open_run
+from tests.helpers import mpiexec
 
 SETS = ["m=[300, 800]", "seed=[0, 1]", "t_end=1.0", "checkpoints=0.25", "history=0.1"]
 
@@ -78,18 +79,13 @@ def test_sample_files_sweep_relative_to_the_configuration(tmp_path):
 def test_sweep_under_mpi4py_futures_gives_the_local_summary(tmp_path):
     """mpiexec -n 2 python -m mpi4py.futures -m meanfield sweep --mpi: rank 0 runs the sweep, rank 1
     the runs; the summary equals the local pool's bit for bit."""
-    import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
-    pytest.importorskip("mpi4py", reason="mpi4py is part of the test extra: pip install '.[test]'")
-    mpiexec = shutil.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
-    if not Path(mpiexec).exists():
-        pytest.skip("no mpiexec (the mpich wheel of the test extra provides one)")
+    launcher = mpiexec()
     sets = [a for s in SETS for a in ("--set", s)]
     assert main(["sweep", "--out", str(tmp_path / "local"), "--workers", "2", *sets]) == 0
-    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "mpi4py.futures", "-m", "meanfield", "sweep", "--out",
+    proc = subprocess.run([launcher, "-n", "2", sys.executable, "-m", "mpi4py.futures", "-m", "meanfield", "sweep", "--out",
                            str(tmp_path / "mpi"), "--mpi", *sets], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MPI ranks" in proc.stdout
