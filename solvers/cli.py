@@ -186,8 +186,8 @@ def _finish(outcome):
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     print(("" if outcome.exit_code == 0 else "error: ") + outcome.message, file=stream)
     if outcome.status in ("complete", "stopped") and outcome.solver is None:  # a sharded run too large to gather on rank 0
-        print(f"report: the whole state does not fit in rank 0's free memory, so there is no summary of the neurons and no figures "
-              f"here; python -m meanfield info / plot {outcome.folder.path} draw them where it fits")
+        print(f"report: the whole state does not fit in rank 0's free memory: no summary of the neurons and no figures here; "
+              f"python -m meanfield plot {outcome.folder.path} draws them on a machine where it fits")
     elif outcome.status in ("complete", "stopped"):
         run = report.open_run(outcome.folder.path)
         for line in summary(run, outcome.solver, outcome.wall):

@@ -19,12 +19,17 @@ HISTOGRAM = ["kind='histogram'", "preset='gaussian4'", "sigma=0.5", "r_max=4.0",
              "history=0.05", "snapshots=1.0", "checkpoints=0.25", "keep=2"]
 
 
-# the command line in a process whose file writes pause 0.1 s before their fsync: the window in
-# which a killed writer leaves a partial file, wide enough to land a signal in
+# the command line in a process whose checkpoint writes pause 0.1 s before their fsync: the window
+# in which a killed writer leaves a partial file, wide enough to land a signal in (other files and
+# folders are synced at once: pausing them too only makes the test longer)
 SLOW_WRITES = """
 import os, sys, time
 fsync = os.fsync
-os.fsync = lambda fd: (time.sleep(0.1), fsync(fd))[1]
+def slow_fsync(fd):
+    if "/checkpoints/.step_" in os.readlink(f"/proc/self/fd/{fd}"):
+        time.sleep(0.1)
+    return fsync(fd)
+os.fsync = slow_fsync
 from solvers.cli import main
 sys.exit(main(sys.argv[1:]))
 """
