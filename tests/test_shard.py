@@ -118,20 +118,20 @@ def test_two_ranks_equal_the_serial_run(tmp_path, sets):
 
 @pytest.mark.mpi
 def test_checkpoints_resume_on_another_number_of_ranks(tmp_path):
-    """serial -> 2 ranks, and a 2-rank run (its checkpoints written in parts, one per rank) -> 1
-    and 3 ranks, each equal to serial -> serial (40000 particles: 3 chunks; 2 -> 2 ranks: the
-    SIGTERM test)."""
+    """serial -> 2 ranks, and a 2-rank run (its checkpoints written in parts, one per rank) -> 1,
+    2 and 3 ranks, each equal to serial -> serial (40000 particles: 3 chunks)."""
     sets = [*COMMON, "--set", "solver.method='heun'", "--set", "t_end=0.5"]
     for name, first in (("ref", 1), ("to_two", 1), ("two", 2)):
         done = _meanfield(["run", "--out", str(tmp_path / name), *sets], ranks=first)
         assert done.returncode == 0, done.stderr
     newest = sorted((tmp_path / "two" / "checkpoints").glob("*.h5"))[-1]
     assert len(list(newest.with_suffix(".parts").glob("*.h5"))) == 2
-    shutil.copytree(tmp_path / "two", tmp_path / "two_to_1")
-    for name, then in (("ref", 1), ("to_two", 2), ("two_to_1", 1), ("two", 3)):
+    for ranks in (1, 2):
+        shutil.copytree(tmp_path / "two", tmp_path / f"two_to_{ranks}")
+    for name, then in (("ref", 1), ("to_two", 2), ("two_to_1", 1), ("two_to_2", 2), ("two", 3)):
         done = _meanfield(["resume", str(tmp_path / name), "--t-end", "1.0"], ranks=then)
         assert done.returncode == 0, done.stderr
-    for name in ("to_two", "two_to_1", "two"):
+    for name in ("to_two", "two_to_1", "two_to_2", "two"):
         _same_run(tmp_path / "ref", tmp_path / name)
     newest = sorted((tmp_path / "two" / "checkpoints").glob("*.h5"))[-1]
     assert len(list(newest.with_suffix(".parts").glob("*.h5"))) == 3
