@@ -32,7 +32,7 @@ from .output import Checkpointer, RunRecord, SnapshotWriter
 from .particles import ParticleSolver
 from .runfolder import RunFolder, read_checkpoint
 from .runs import Run
-from .shard import ReportedElsewhere, Shard
+from .shard import Shard
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 NOTHING_KEPT = "nothing was kept: free space, then run again"  # a new run whose first files could not be written
@@ -169,11 +169,9 @@ def _read_rows(path, shard):
     except FileError as err:
         error = str(err)
     failed = next((e for e in shard.comm.allgather(error) if e is not None), None)
-    if failed is None:
-        return state
-    if shard.root:
-        raise FileError(failed)
-    raise ReportedElsewhere(f"rank {shard.rank}: the checkpoint could not be read; rank 0 reports it")
+    if failed is not None:
+        shard.raise_on_root(FileError(failed))
+    return state
 
 
 def _particles_of(state):

@@ -192,9 +192,9 @@ class RunFolder:
         hold one value per particle)."""
         self._write_state(self.snapshot_path(state["step"]), state, {}, SNAPSHOT, True, shard, per_particle)
 
-    def read_snapshot(self, step, rows=None):
+    def read_snapshot(self, step):
         path = self.snapshot_path(step)
-        arrays, attrs = read_file(path, schema=SNAPSHOT, version=SCHEMA_VERSION, rows=rows)
+        arrays, attrs = read_file(path, schema=SNAPSHOT, version=SCHEMA_VERSION)
         return state_from_contents(arrays, attrs, str(path))
 
     def write_checkpoint(self, state, config_text, samples, keep, shard=None, per_particle=()):

@@ -141,6 +141,13 @@ class Shard:
         """Rank 0's value on every rank."""
         return value if not self.sharded else self.comm.bcast(value, root=0)
 
+    def raise_on_root(self, error):
+        """End a collective step that failed: rank 0 raises ``error`` (and reports it), the other
+        ranks :class:`ReportedElsewhere`."""
+        if self.root:
+            raise error
+        raise ReportedElsewhere(f"rank {self.rank}: {error}; rank 0 reports it")
+
     def clock(self):
         """Rank 0's monotonic clock, in seconds, on every rank (wall-clock cadences must agree)."""
         return self.bcast(time.monotonic())

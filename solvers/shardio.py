@@ -10,7 +10,8 @@ A write is one collective step: every rank writes its part; rank 0 learns whethe
 on disk, writes the joining file (atomically, as every file) and tells the others. If any write
 fails (a full disk, a quota, an I/O error), every rank removes its part, rank 0 raises the
 :class:`meanfield.h5io.WriteError` of the first rank that failed (naming its file), and the other
-ranks raise :class:`solvers.shard.ReportedElsewhere`; the previous state files are untouched.
+ranks raise :class:`solvers.shard.ReportedElsewhere` (:meth:`solvers.shard.Shard.raise_on_root`); the
+previous state files are untouched.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from meanfield import h5io
 from meanfield.h5io import WriteError
 
-from .shard import ReportedElsewhere, Shard
+from .shard import Shard
 
 
 def write_in_parts(path: Path, arrays: dict, attrs: dict, *, schema: str, version: int, compress: bool, shard: Shard, local: list[str]) -> None:
@@ -65,13 +66,12 @@ def write_in_parts(path: Path, arrays: dict, attrs: dict, *, schema: str, versio
         return
     (folder / name).unlink(missing_ok=True)
     shard.comm.Barrier()  # every rank has removed its part
-    if not shard.root:
-        raise ReportedElsewhere(f"rank {shard.rank}: a state file could not be written; rank 0 reports it")
-    try:
-        folder.rmdir()  # only if empty: an older file of the same name keeps its parts
-    except OSError:
-        pass
-    raise WriteError(failure[0], OSError(failure[1], failure[2]))
+    if shard.root:
+        try:
+            folder.rmdir()  # only if empty: an older file of the same name keeps its parts
+        except OSError:
+            pass
+    shard.raise_on_root(WriteError(failure[0], OSError(failure[1], failure[2])))
 
 
 def remove(path: Path) -> None:

@@ -77,11 +77,10 @@ def checkpoint_memory(solver, comm):
         folder.checkpoint_dir.mkdir(parents=True)
     state = solver.local_state()
     own = sum(v.nbytes for k, v in state.items() if k in solver.PER_PARTICLE)
-    shard = solver.shard if solver.shard.sharded else None
     comm.Barrier()
     tracemalloc.start()
     start = time.perf_counter()
-    folder.write_checkpoint(state, "", solver.samples, 1, shard, solver.PER_PARTICLE)
+    folder.write_checkpoint(state, "", solver.samples, 1, solver.shard, solver.PER_PARTICLE)
     comm.Barrier()
     wall = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
