@@ -374,6 +374,8 @@ def read_file(path, *, schema, version, what=None, rows=None, check_parts=False,
         raise FileError(f"{what}: its digest does not match its contents: the file is corrupted")
     parts = parts_of(arrays, what)
     if parts is not None or virtual:
+        if schema == PART:  # parts are one level deep: a part is read only by the file that lists it
+            raise FileError(f"{what}: a part that has parts of its own: the file is corrupted")
         if parts is None or set(virtual) != set(parts.datasets) or any(files != sorted(set(parts.files)) for files in virtual.values()):
             raise FileError(f"{what}: its virtual datasets do not match its list of parts: the file is corrupted")
         arrays.update(_read_parts(path.parent, parts, rows, check_parts, what))

@@ -135,3 +135,16 @@ def test_a_rewrite_keeps_the_old_parts_until_it_is_done_and_cleaning_removes_lef
     assert state["r"].tobytes() == whole["state/r"].tobytes()
     shardio.remove(path)
     assert list(folder.checkpoint_dir.iterdir()) == []
+
+
+def test_a_part_that_lists_parts_of_its_own_is_refused(tmp_path):
+    """Parts are one level deep: a crafted part with a list of parts is refused for what it is
+    (without the rule it would be read as a file in parts in turn)."""
+    path = tmp_path / "step_7.h5"
+    h5io.parts_folder(path).mkdir()
+    name = "step_7.parts/t0-00000.h5"
+    looping = h5io.Parts(("state/r",), ("<f8",), (name,), (0,), (3,), ("0" * 64,))
+    sha = h5io.write_file(tmp_path / name, {}, {"/": {"lo": 0, "hi": 3}}, schema=h5io.PART, version=h5io.PART_VERSION, parts=looping)
+    h5io.write_file(path, {}, {}, schema="test", version=1, parts=h5io.Parts(("state/r",), ("<f8",), (name,), (0,), (3,), (sha,)))
+    with pytest.raises(FileError, match="t0-00000.h5: a part that has parts of its own"):
+        h5io.read_file(path, schema="test", version=1)
